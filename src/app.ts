@@ -1,0 +1,300 @@
+import express, { type Express } from 'express';
+import { createJsonlAuditLogger } from './audit/jsonl-writer.js';
+import { createNullAuditLogger, type AuditLogger } from './audit/types.js';
+import type { GuardConfig } from './config/config.js';
+import { allowedHostsOf } from './config/to-options.js';
+import { Permission } from './core/permissions.js';
+import { principalOf } from './core/principal.js';
+import { describeError } from './logging/redact.js';
+import { createSilentLogger, type Logger } from './logging/logger.js';
+import { createMcpEndpoint, type McpEndpoint } from './mcp/endpoint.js';
+import { createTenantKv } from './mcp/kv-store.js';
+import { createReferenceToolset } from './mcp/reference-toolset.js';
+import { createServerFactory } from './mcp/server.js';
+import { createGuardMetrics, type GuardMetrics } from './metrics/guard-metrics.js';
+import { requestActor } from './middleware/context.js';
+import { createNotFound } from './middleware/error-handler.js';
+import { createHealthRoute } from './routes/health.js';
+import { createLiveMetricsRoute, createMetricsRoute } from './routes/metrics.js';
+import { createReadyRoute, type ReadinessCheck } from './routes/ready.js';
+import { createSessionTokenRoute } from './routes/session-token.js';
+import { createSecurityStack, type SecurityStack } from './stack.js';
+import { createMemoryStore } from './stores/memory.js';
+import { createRedisStore } from './stores/redis.js';
+import { createSessionTokenStore } from './stores/session-tokens.js';
+import type { StateStore } from './stores/types.js';
+
+/** Things the app uses that a caller may provide (tests, embedding). */
+export interface AppDependencies {
+  logger?: Logger;
+  metrics?: GuardMetrics;
+  audit?: AuditLogger;
+  store?: StateStore;
+}
+
+/** The standalone mcp-guard application: Express app plus the handles to run and stop it. */
+export interface GuardApp {
+  app: Express;
+  stack: SecurityStack;
+  endpoint: McpEndpoint;
+  metrics: GuardMetrics;
+  audit: AuditLogger;
+  store: StateStore;
+  /** Marks the app ready (`/ready` answers 200 from now on). */
+  markReady(): void;
+  /**
+   * First half of a graceful stop: `/ready` turns 503, live streams end,
+   * in-flight MCP requests may finish until `deadline` (ms since the epoch),
+   * then every MCP session and its SSE stream is closed.
+   */
+  drain(deadline: number): Promise<void>;
+  /** Second half: flushes and closes the audit log, releases the stores. */
+  close(): Promise<void>;
+  /** `drain` then `close` (for embedding and tests). */
+  shutdown(timeoutMs?: number): Promise<void>;
+}
+
+const REVOKED_CHANNEL = 'principal-revoked';
+
+/**
+ * Builds the reference server: the security stack in front of the MCP
+ * endpoint, plus `/health`, `/ready`, `/metrics`, `/metrics/live` and, in
+ * development mode, `GET /session`. It does not listen; `main.ts` does.
+ */
+export async function createApp(config: GuardConfig, deps: AppDependencies = {}): Promise<GuardApp> {
+  const logger = deps.logger ?? createSilentLogger();
+  const metrics = deps.metrics ?? createGuardMetrics();
+  const store =
+    deps.store ?? (config.redis.url ? await createRedisStore({ url: config.redis.url, prefix: config.redis.prefix }) : createMemoryStore());
+  const audit =
+    deps.audit ??
+    (config.audit.enabled
+      ? createJsonlAuditLogger({
+          dir: config.audit.dir,
+          onWrite: (event) => metrics.auditEvents.inc({ type: event.type }),
+          onError: (error) => {
+            metrics.auditFailures.inc();
+            logger.error('audit write failed', { error: describeError(error) });
+          },
+        })
+      : createNullAuditLogger());
+  const sessionTokens = config.auth.sessionTokens.enabled ? createSessionTokenStore(store) : undefined;
+
+  let phase: 'starting' | 'ready' | 'stopping' = 'starting';
+  const streams = new Set<() => void>();
+  const track = (close: () => void) => {
+    streams.add(close);
+    return () => streams.delete(close);
+  };
+
+  const kv = createTenantKv();
+  const toolset = createReferenceToolset(kv);
+  const createServer = createServerFactory({
+    toolset,
+    logger,
+    // The endpoint is created just below; tools only run once it exists.
+    listSessions: () => endpoint.listSessions(),
+    hooks: {
+      async onToolCall(event) {
+        const principal = principalOf(event.authInfo);
+        metrics.toolCalls.inc({ tool: event.tool, outcome: event.outcome });
+        metrics.toolDuration.observe({ tool: event.tool }, event.durationMs / 1000);
+        await audit.record({
+          type: 'tool.call',
+          action: `tools/call ${event.tool}`,
+          actor: principal ? { principalId: principal.id, role: principal.role, authMethod: principal.authMethod } : {},
+          outcome: { status: event.outcome === 'success' ? 'success' : 'error', durationMs: Math.round(event.durationMs * 1000) / 1000 },
+          context: {
+            ...(event.requestId ? { requestId: event.requestId } : {}),
+            ...(event.sessionId ? { sessionId: event.sessionId } : {}),
+            ...(principal?.tenant ? { tenant: principal.tenant } : {}),
+          },
+          details: { tool: event.tool, argsDigest: event.argsDigest },
+        });
+      },
+    },
+  });
+  const endpoint = createMcpEndpoint({
+    mode: config.mcp.mode,
+    createServer,
+    sessionIdleMs: config.mcp.sessionIdleMs,
+    maxSessions: config.mcp.maxSessions,
+    logger,
+    hooks: {
+      async onSessionCreated(event) {
+        metrics.activeSessions.inc();
+        await audit.record({
+          type: 'session.created',
+          action: 'initialize',
+          actor: { principalId: event.principalId },
+          outcome: { status: 'success' },
+          context: { sessionId: event.sessionId, ...(event.tenant ? { tenant: event.tenant } : {}) },
+        });
+      },
+      onSessionClosed(event) {
+        metrics.activeSessions.dec();
+        audit
+          .record({
+            type: 'session.closed',
+            action: 'session close',
+            actor: { principalId: event.principalId },
+            outcome: { status: 'success', code: event.reason ?? 'closed' },
+            context: { sessionId: event.sessionId, ...(event.tenant ? { tenant: event.tenant } : {}) },
+          })
+          .catch(() => undefined);
+      },
+      async onHijackAttempt(event, req) {
+        metrics.sessionHijackAttempts.inc();
+        const { actor, context } = requestActor(req);
+        await audit.record({
+          type: 'session.hijack_attempt',
+          action: `${req.method} ${config.mcp.path}`,
+          actor,
+          outcome: { status: 'denied', code: 'not_found' },
+          context: { ...context, sessionId: event.sessionId },
+          details: { owner: event.principalId },
+        });
+      },
+    },
+  });
+
+  // A dead credential takes its MCP sessions with it, in every replica sharing the store.
+  const unsubscribe = await store.subscribe(REVOKED_CHANNEL, (principalId) => {
+    void endpoint.closeSessionsOf(principalId);
+  });
+
+  const stack = createSecurityStack({
+    auth: {
+      ...(config.auth.token ? { token: config.auth.token, tokenRole: config.auth.tokenRole } : {}),
+      apiKeys: config.auth.apiKeys,
+      ...(sessionTokens ? { sessionTokens } : {}),
+    },
+    tools: toolset.policy.tools,
+    prompts: toolset.policy.prompts,
+    corsOrigins: config.http.corsOrigins,
+    allowedHosts: allowedHostsOf(config),
+    rateLimit: { limit: config.rateLimit.perIp.limit, windowMs: config.rateLimit.perIp.windowMs },
+    body: { limitBytes: config.http.bodyLimitBytes, maxBatch: config.http.maxBatch },
+    headers: { hsts: config.http.hsts },
+    audit,
+    metrics,
+    logger,
+  });
+  for (const role of [config.auth.tokenRole, config.auth.sessionTokens.role, ...config.auth.apiKeys.map((key) => key.role)]) {
+    if (!stack.resolveRole(role)) throw new Error(`Unknown role "${role}" in the configuration`);
+  }
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.server.trustProxy);
+  app.use((_req, res, next) => {
+    // While stopping, ask clients not to reuse the connection.
+    if (phase === 'stopping') res.setHeader('Connection', 'close');
+    next();
+  });
+  app.use(...stack.perimeter);
+
+  app.get('/health', createHealthRoute());
+  app.get(
+    '/ready',
+    createReadyRoute({
+      phase: () => phase,
+      checks: () => {
+        const checks: Record<string, ReadinessCheck> = {
+          audit: audit.healthy() ? { status: 'ok' } : { status: 'down', detail: 'audit log not writable' },
+          store: store.healthy() ? { status: 'ok', detail: store.kind } : { status: 'degraded', detail: `${store.kind} unreachable` },
+        };
+        return checks;
+      },
+    }),
+  );
+
+  const streamGauge = (kind: string) => (delta: 1 | -1) => metrics.openStreams.inc({ kind }, delta);
+  if (sessionTokens) {
+    app.get(
+      '/session',
+      ...stack.ipRateLimit,
+      createSessionTokenRoute({
+        store: sessionTokens,
+        role: config.auth.sessionTokens.role,
+        ttlMs: config.auth.sessionTokens.ttlMs,
+        track,
+        onStreamChange: streamGauge('session_token'),
+        onTokenEnded: (principalId) => {
+          store
+            .publish(REVOKED_CHANNEL, principalId)
+            .catch((error: unknown) => logger.warn('revocation broadcast failed', { error: describeError(error) }));
+        },
+        onError: (error) => logger.warn('session token revocation failed', { error: describeError(error) }),
+      }),
+    );
+  }
+
+  const metricsGate = config.auth.metricsPublic ? [] : [stack.authenticate, stack.requirePermission(Permission.MetricsRead)];
+  app.get('/metrics', ...stack.ipRateLimit, ...metricsGate, createMetricsRoute(metrics.registry));
+  app.get(
+    '/metrics/live',
+    ...stack.ipRateLimit,
+    stack.authenticate,
+    stack.requirePermission(Permission.MetricsRead),
+    createLiveMetricsRoute({ registry: metrics.registry, track, onStreamChange: streamGauge('live_metrics') }),
+  );
+
+  const mcpPath = config.mcp.path;
+  app.all(
+    mcpPath,
+    (req, _res, next) => {
+      if (req.guard) req.guard.route = 'mcp';
+      next();
+    },
+    ...stack.ipRateLimit,
+    stack.bodyParser,
+    stack.authenticate,
+    stack.authorize,
+    endpoint.handler,
+  );
+  app.use(mcpPath, stack.rpcErrorHandler);
+  app.use(createNotFound());
+  app.use(stack.jsonErrorHandler);
+
+  await audit.record({
+    type: 'config.loaded',
+    action: 'start',
+    outcome: { status: 'success' },
+    details: {
+      mode: config.devMode ? 'development' : 'production',
+      sessionMode: config.mcp.mode,
+      store: store.kind,
+    },
+  });
+
+  const drain = async (deadline: number): Promise<void> => {
+    phase = 'stopping';
+    for (const close of [...streams]) close();
+    while (endpoint.activeRequests() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await endpoint.close();
+  };
+  const close = async (): Promise<void> => {
+    unsubscribe();
+    await audit.close();
+    await store.shutdown();
+  };
+
+  return {
+    app,
+    stack,
+    endpoint,
+    metrics,
+    audit,
+    store,
+    markReady() {
+      phase = 'ready';
+    },
+    drain,
+    close,
+    async shutdown(timeoutMs = 5000) {
+      await drain(Date.now() + timeoutMs);
+      await close();
+    },
+  };
+}

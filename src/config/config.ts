@@ -1,0 +1,168 @@
+import { isIP } from 'node:net';
+import { isLoopbackHost, type ParsedEnv } from './schema.js';
+
+/** A static API key from `MCP_API_KEYS`. */
+export interface StaticApiKey {
+  /** Name used as the principal id (`key:<name>`); never the secret. */
+  name: string;
+  role: string;
+  secret: string;
+}
+
+/** `false` (off), a hop count, or a list of trusted proxy addresses/CIDRs. */
+export type TrustProxySetting = false | true | number | string[];
+
+/** The resolved configuration of a mcp-guard server. Produced only by `loadConfig`. */
+export interface GuardConfig {
+  server: {
+    host: string;
+    port: number;
+    /** Public base URL, used in discovery documents and challenges. */
+    publicUrl: string | undefined;
+    allowInsecure: boolean;
+    trustProxy: TrustProxySetting;
+    shutdownTimeoutMs: number;
+    requestTimeoutMs: number;
+    headersTimeoutMs: number;
+    logLevel: 'error' | 'warn' | 'info' | 'http' | 'debug';
+  };
+  http: {
+    corsOrigins: string[];
+    /** Host header values accepted; empty means "derive from the bind address". */
+    allowedHosts: string[];
+    bodyLimitBytes: number;
+    maxBatch: number;
+    hsts: boolean;
+  };
+  auth: {
+    token: string | undefined;
+    tokenRole: string;
+    apiKeys: StaticApiKey[];
+    sessionTokens: { enabled: boolean; ttlMs: number; role: string };
+    metricsPublic: boolean;
+  };
+  rateLimit: { perIp: { limit: number; windowMs: number } };
+  audit: { enabled: boolean; dir: string };
+  mcp: {
+    path: string;
+    mode: 'stateful' | 'stateless';
+    sessionIdleMs: number;
+    maxSessions: number;
+    toolset: 'reference';
+  };
+  redis: { url: string | undefined; prefix: string };
+  /** True when no credential is configured: session tokens are the only way in. */
+  devMode: boolean;
+}
+
+/** Parses `MCP_API_KEYS`: comma-separated `secret` or `name:role:secret` entries. */
+export function parseApiKeys(raw: string | undefined, problems: string[]): StaticApiKey[] {
+  if (!raw) return [];
+  const keys: StaticApiKey[] = [];
+  raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .forEach((entry, index) => {
+      const parts = entry.split(':');
+      const [name, role, secret] =
+        parts.length >= 3 ? [parts[0]!, parts[1]!, parts.slice(2).join(':')] : [`static-${index + 1}`, 'operator', entry];
+      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) problems.push(`MCP_API_KEYS: entry ${index + 1} has an invalid name`);
+      if (secret.length < 32) problems.push(`MCP_API_KEYS: entry ${index + 1} must have a secret of at least 32 characters`);
+      keys.push({ name, role: role || 'operator', secret });
+    });
+  const names = new Set(keys.map((key) => key.name));
+  if (names.size !== keys.length) problems.push('MCP_API_KEYS: key names must be unique');
+  return keys;
+}
+
+function validAddressOrCidr(item: string): boolean {
+  const [address, prefix, extra] = item.split('/');
+  if (extra !== undefined || !address) return false;
+  const family = isIP(address);
+  if (family === 0) return ['loopback', 'linklocal', 'uniquelocal'].includes(item);
+  if (prefix === undefined) return true;
+  const bits = Number(prefix);
+  return /^\d+$/.test(prefix) && bits >= 0 && bits <= (family === 4 ? 32 : 128);
+}
+
+/** Parses `MCP_TRUST_PROXY`: off, `true`, a hop count, or trusted proxy addresses/CIDRs. */
+export function parseTrustProxy(raw: string | undefined, problems: string[]): TrustProxySetting {
+  const value = raw?.trim().toLowerCase();
+  if (!value || value === 'false' || value === '0' || value === 'off') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  const items = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+  const bad = items.filter((item) => !validAddressOrCidr(item));
+  if (bad.length) problems.push('MCP_TRUST_PROXY: must be false, true, a hop count, or a list of IP addresses/CIDRs');
+  return items;
+}
+
+/** Builds the nested configuration from parsed variables; cross-field problems go to `problems`. */
+export function buildConfig(
+  env: ParsedEnv,
+  parsed: { apiKeys: StaticApiKey[]; trustProxy: TrustProxySetting },
+  problems: string[],
+): GuardConfig {
+  const { apiKeys, trustProxy } = parsed;
+  const hasCredentials = Boolean(env.MCP_AUTH_TOKEN) || apiKeys.length > 0;
+  const sessionTokens = env.MCP_SESSION_TOKENS === 'auto' ? !hasCredentials : env.MCP_SESSION_TOKENS === 'true';
+  const devMode = !hasCredentials;
+
+  if (!hasCredentials && !sessionTokens) {
+    problems.push('MCP_SESSION_TOKENS: cannot be false when no credential (MCP_AUTH_TOKEN, MCP_API_KEYS) is configured');
+  }
+  if (devMode && !isLoopbackHost(env.MCP_HOST) && !env.MCP_ALLOW_INSECURE) {
+    problems.push(
+      'MCP_HOST: refusing to bind a non-loopback address without credentials; configure MCP_AUTH_TOKEN or MCP_API_KEYS (or set MCP_ALLOW_INSECURE=true)',
+    );
+  }
+  for (const origin of env.MCP_CORS_ORIGINS) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      problems.push('MCP_CORS_ORIGINS: each origin must look like https://app.example.com (scheme and host, no path)');
+      break;
+    }
+  }
+
+  return {
+    server: {
+      host: env.MCP_HOST,
+      port: env.MCP_PORT,
+      publicUrl: env.MCP_PUBLIC_URL?.replace(/\/+$/, ''),
+      allowInsecure: env.MCP_ALLOW_INSECURE,
+      trustProxy,
+      shutdownTimeoutMs: env.MCP_SHUTDOWN_TIMEOUT,
+      requestTimeoutMs: env.MCP_REQUEST_TIMEOUT,
+      headersTimeoutMs: env.MCP_HEADERS_TIMEOUT,
+      logLevel: env.MCP_LOG_LEVEL,
+    },
+    http: {
+      corsOrigins: env.MCP_CORS_ORIGINS,
+      allowedHosts: env.MCP_ALLOWED_HOSTS.map((host) => host.toLowerCase()),
+      bodyLimitBytes: env.MCP_BODY_LIMIT,
+      maxBatch: env.MCP_MAX_BATCH,
+      hsts: env.MCP_HSTS,
+    },
+    auth: {
+      token: env.MCP_AUTH_TOKEN,
+      tokenRole: env.MCP_AUTH_TOKEN_ROLE,
+      apiKeys,
+      sessionTokens: { enabled: sessionTokens, ttlMs: env.MCP_SESSION_TOKEN_TTL, role: env.MCP_SESSION_TOKEN_ROLE },
+      metricsPublic: env.MCP_METRICS_PUBLIC,
+    },
+    rateLimit: { perIp: { limit: env.MCP_RATE_LIMIT, windowMs: env.MCP_RATE_LIMIT_WINDOW } },
+    audit: { enabled: env.MCP_AUDIT_ENABLED, dir: env.MCP_AUDIT_DIR },
+    mcp: {
+      path: env.MCP_PATH,
+      mode: env.MCP_SESSION_MODE,
+      sessionIdleMs: env.MCP_SESSION_IDLE_TIMEOUT,
+      maxSessions: env.MCP_MAX_SESSIONS,
+      toolset: env.MCP_TOOLSET,
+    },
+    redis: { url: env.REDIS_URL, prefix: env.MCP_REDIS_PREFIX },
+    devMode,
+  };
+}

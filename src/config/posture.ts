@@ -1,0 +1,78 @@
+import type { GuardConfig } from './config.js';
+import { isLoopbackHost } from './schema.js';
+import { allowedHostsOf } from './to-options.js';
+
+/** A valid but risky setting, reported once at start-up. Codes are documented in docs/warnings.md. */
+export interface PostureWarning {
+  code: string;
+  message: string;
+}
+
+/** The security posture of a configuration: what is on, and what is risky. */
+export interface Posture {
+  summary: Record<string, string | number | boolean | string[]>;
+  warnings: PostureWarning[];
+}
+
+/** Describes a configuration for the start-up log, without any secret. */
+export function describePosture(config: GuardConfig): Posture {
+  const methods: string[] = [];
+  if (config.auth.token) methods.push('bearer-token');
+  if (config.auth.apiKeys.length) methods.push(`api-keys(${config.auth.apiKeys.length})`);
+  if (config.auth.sessionTokens.enabled) methods.push('session-tokens');
+  const hosts = allowedHostsOf(config);
+  const warnings: PostureWarning[] = [];
+  const loopback = isLoopbackHost(config.server.host);
+
+  if (config.devMode) {
+    warnings.push({
+      code: 'MCPG_DEV_MODE',
+      message:
+        'No credential configured: development mode, anyone who can reach GET /session gets a token. Set MCP_AUTH_TOKEN or MCP_API_KEYS for production.',
+    });
+  }
+  if (config.devMode && !loopback) {
+    warnings.push({
+      code: 'MCPG_INSECURE_BIND',
+      message: `Listening on ${config.server.host} without credentials because MCP_ALLOW_INSECURE=true.`,
+    });
+  }
+  if (!loopback && hosts.length === 0) {
+    warnings.push({
+      code: 'MCPG_NO_HOST_ALLOWLIST',
+      message: 'Non-loopback bind without MCP_ALLOWED_HOSTS or MCP_PUBLIC_URL: the Host header is not checked (DNS rebinding).',
+    });
+  }
+  if (config.server.trustProxy === true) {
+    warnings.push({
+      code: 'MCPG_TRUST_PROXY_ALL',
+      message:
+        'MCP_TRUST_PROXY=true trusts every X-Forwarded-For hop: any client can choose its rate-limit IP. Give a hop count or proxy CIDRs.',
+    });
+  }
+  if (config.http.corsOrigins.includes('*')) {
+    warnings.push({ code: 'MCPG_CORS_WILDCARD', message: 'MCP_CORS_ORIGINS=* lets any web page call this server from a browser.' });
+  }
+  if (config.auth.metricsPublic) {
+    warnings.push({ code: 'MCPG_METRICS_PUBLIC', message: 'MCP_METRICS_PUBLIC=true serves /metrics without authentication.' });
+  }
+  if (!config.audit.enabled) {
+    warnings.push({ code: 'MCPG_AUDIT_OFF', message: 'MCP_AUDIT_ENABLED=false: no audit trail is written.' });
+  }
+
+  return {
+    summary: {
+      bind: `${config.server.host}:${config.server.port}`,
+      mode: config.devMode ? 'development' : 'production',
+      authMethods: methods,
+      corsOrigins: config.http.corsOrigins,
+      allowedHosts: hosts,
+      rateLimitPerIp: `${config.rateLimit.perIp.limit}/${config.rateLimit.perIp.windowMs / 1000}s`,
+      trustProxy: String(config.server.trustProxy),
+      mcp: `${config.mcp.path} (${config.mcp.mode})`,
+      audit: config.audit.enabled ? config.audit.dir : 'off',
+      store: config.redis.url ? 'redis' : 'memory',
+    },
+    warnings,
+  };
+}

@@ -1,0 +1,80 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { envBool, envBytes, envDuration, envInt, envList, envSecret } from './env-types.js';
+
+/**
+ * Every environment variable mcp-guard reads, with its default. `.env.example`
+ * documents the same list; a test keeps the two in step.
+ * Secrets (listed in SECRET_VARIABLES) may also be given as `NAME_FILE`.
+ */
+export const envSchema = z.object({
+  // Server
+  MCP_HOST: z.string().optional().default('127.0.0.1'),
+  MCP_PORT: envInt(3000, 0, 65535),
+  MCP_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  MCP_ALLOW_INSECURE: envBool(false),
+  MCP_TRUST_PROXY: z.string().optional(),
+  MCP_SHUTDOWN_TIMEOUT: envDuration(10_000, 100, 300_000),
+  MCP_REQUEST_TIMEOUT: envDuration(30_000, 1_000, 600_000),
+  MCP_HEADERS_TIMEOUT: envDuration(10_000, 1_000, 120_000),
+  MCP_LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'debug']).optional().default('info'),
+
+  // HTTP hygiene
+  MCP_CORS_ORIGINS: envList,
+  MCP_ALLOWED_HOSTS: envList,
+  MCP_BODY_LIMIT: envBytes(1024 * 1024, 1024, 64 * 1024 * 1024),
+  MCP_MAX_BATCH: envInt(100, 1, 10_000),
+  MCP_HSTS: envBool(true),
+
+  // Authentication
+  MCP_AUTH_TOKEN: envSecret(32),
+  MCP_AUTH_TOKEN_ROLE: z.string().optional().default('admin'),
+  MCP_API_KEYS: z.string().optional(),
+  MCP_SESSION_TOKENS: z.enum(['auto', 'true', 'false']).optional().default('auto'),
+  MCP_SESSION_TOKEN_TTL: envDuration(3_600_000, 10_000, 3_600_000),
+  MCP_SESSION_TOKEN_ROLE: z.string().optional().default('operator'),
+  MCP_METRICS_PUBLIC: envBool(false),
+
+  // Rate limits
+  MCP_RATE_LIMIT: envInt(300, 1, 1_000_000),
+  MCP_RATE_LIMIT_WINDOW: envDuration(60_000, 1_000, 3_600_000),
+
+  // Audit
+  MCP_AUDIT_ENABLED: envBool(true),
+  MCP_AUDIT_DIR: z.string().optional().default('./audit'),
+
+  // MCP endpoint
+  MCP_PATH: z
+    .string()
+    .regex(/^\/[A-Za-z0-9/_-]*$/, 'must be a path such as /mcp')
+    .optional()
+    .default('/mcp'),
+  MCP_SESSION_MODE: z.enum(['stateful', 'stateless']).optional().default('stateful'),
+  MCP_SESSION_IDLE_TIMEOUT: envDuration(30 * 60_000, 1_000, 24 * 3_600_000),
+  MCP_MAX_SESSIONS: envInt(1000, 1, 1_000_000),
+  MCP_TOOLSET: z.enum(['reference']).optional().default('reference'),
+
+  // Shared state
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  MCP_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{1,64}$/, 'must be 1-64 characters of letters, digits, ":", "_" or "-"')
+    .optional()
+    .default('mcp-guard:'),
+});
+
+export type EnvInput = z.input<typeof envSchema>;
+export type ParsedEnv = z.output<typeof envSchema>;
+
+/** Variables that hold secrets: readable from `NAME_FILE`, never echoed. */
+export const SECRET_VARIABLES: readonly string[] = ['MCP_AUTH_TOKEN', 'MCP_API_KEYS', 'REDIS_URL'];
+
+/** Variables read without the `MCP_` prefix, as fallbacks or by convention. */
+export const FALLBACK_VARIABLES: Readonly<Record<string, string>> = { PORT: 'MCP_PORT', HOST: 'MCP_HOST' };
+
+/** True for 127.0.0.0/8, ::1 and `localhost`. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '');
+  if (bare === 'localhost' || bare === '::1') return true;
+  return isIP(bare) === 4 && bare.startsWith('127.');
+}

@@ -1,0 +1,76 @@
+// The public API of mcp-guard. Everything importable from 'mcp-guard' is listed here.
+
+export { createSecurityStack } from './stack.js';
+export type { SecurityStack, SecurityStackOptions } from './stack.js';
+export { createApp } from './app.js';
+export type { AppDependencies, GuardApp } from './app.js';
+export { startServer } from './main.js';
+export type { RunningServer } from './main.js';
+
+export { loadConfig, ConfigError } from './config/load.js';
+export type { GuardConfig, StaticApiKey, TrustProxySetting } from './config/config.js';
+export { describePosture } from './config/posture.js';
+export type { Posture, PostureWarning } from './config/posture.js';
+
+export { ErrorCode } from './errors/codes.js';
+export { GuardError } from './errors/guard-error.js';
+export type { GuardErrorDetails } from './errors/guard-error.js';
+
+export { Permission, BUILT_IN_ROLES, hasPermission } from './core/permissions.js';
+export type { RoleMap } from './core/permissions.js';
+export { toAuthInfo, principalOf } from './core/principal.js';
+export type { AuthMethod, Principal } from './core/principal.js';
+
+export { createRequestId } from './middleware/request-id.js';
+export type { RequestIdOptions } from './middleware/request-id.js';
+export { createSecurityHeaders } from './middleware/security-headers.js';
+export type { SecurityHeadersOptions } from './middleware/security-headers.js';
+export { createCors } from './middleware/cors.js';
+export type { CorsOptions } from './middleware/cors.js';
+export { createOriginGuard, checkOrigin } from './middleware/origin-guard.js';
+export type { OriginGuardOptions } from './middleware/origin-guard.js';
+export { createIpRateLimit } from './middleware/rate-limit/ip.js';
+export type { IpRateLimitOptions } from './middleware/rate-limit/ip.js';
+export { createBodyParser } from './middleware/body.js';
+export type { BodyParserOptions } from './middleware/body.js';
+export { createAuthenticate } from './middleware/auth/authenticate.js';
+export type { AuthenticateOptions } from './middleware/auth/authenticate.js';
+export { createStaticTokenVerifier } from './middleware/auth/static-token.js';
+export type { StaticTokenOptions } from './middleware/auth/static-token.js';
+export { createStaticApiKeyVerifier } from './middleware/auth/static-api-keys.js';
+export type { StaticApiKeyOptions } from './middleware/auth/static-api-keys.js';
+export { createSessionTokenVerifier } from './middleware/auth/session-token.js';
+export type { SessionTokenVerifierOptions } from './middleware/auth/session-token.js';
+export type { Credential, CredentialVerifier, RoleResolver } from './middleware/auth/verifier.js';
+export { createAuthorize } from './middleware/authorize.js';
+export type { AuthorizeOptions } from './middleware/authorize.js';
+export { requirePermission } from './middleware/require-permission.js';
+export { createHttpMetrics } from './middleware/http-metrics.js';
+export type { HttpMetricsOptions } from './middleware/http-metrics.js';
+export { createErrorHandler } from './middleware/error-handler.js';
+export type { ErrorHandlerOptions } from './middleware/error-handler.js';
+
+export { createGuardMetrics } from './metrics/guard-metrics.js';
+export type { GuardMetrics, GuardMetricsOptions } from './metrics/guard-metrics.js';
+export { createLogger } from './logging/logger.js';
+export type { Logger, LoggerOptions } from './logging/logger.js';
+
+export { createJsonlAuditLogger } from './audit/jsonl-writer.js';
+export type { JsonlAuditOptions } from './audit/jsonl-writer.js';
+export type { AuditLogger } from './audit/types.js';
+export type { AuditEvent, AuditEventInput } from './audit/event.js';
+
+export { createMemoryStore } from './stores/memory.js';
+export type { MemoryStoreOptions } from './stores/memory.js';
+export { createRedisStore } from './stores/redis.js';
+export type { RedisStoreOptions } from './stores/redis.js';
+export type { StateStore, BucketResult, BucketSpec, CounterResult } from './stores/types.js';
+export { createSessionTokenStore } from './stores/session-tokens.js';
+export type { SessionTokenStore, IssuedSessionToken } from './stores/session-tokens.js';
+
+export { createMcpEndpoint } from './mcp/endpoint.js';
+export type { McpEndpoint, McpEndpointOptions, SessionHooks } from './mcp/endpoint.js';
+export { createServerFactory } from './mcp/server.js';
+export type { ServerFactory, ServerFactoryOptions } from './mcp/server.js';
+export { defineTool, installTools, ToolError } from './mcp/toolset.js';
+export type { ToolDefinition, Toolset, ToolsetPolicy, ToolContext, McpHooks } from './mcp/toolset.js';

@@ -1,0 +1,113 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { createApp, type GuardApp } from './app.js';
+import type { GuardConfig } from './config/config.js';
+import { ConfigError, loadConfig } from './config/load.js';
+import { describePosture } from './config/posture.js';
+import { createLogger, type Logger } from './logging/logger.js';
+import { describeError } from './logging/redact.js';
+
+/** A listening mcp-guard server. */
+export interface RunningServer {
+  server: Server;
+  guard: GuardApp;
+  /** Base URL, e.g. `http://127.0.0.1:3000`. */
+  url: string;
+  /** Graceful stop: stop accepting, drain, close sessions and streams, flush audit. */
+  stop(): Promise<void>;
+}
+
+/** Starts the reference server for `config` and resolves once it listens. */
+export async function startServer(config: GuardConfig, logger: Logger): Promise<RunningServer> {
+  const guard = await createApp(config, { logger });
+  const server = createServer(
+    {
+      requestTimeout: config.server.requestTimeoutMs,
+      headersTimeout: config.server.headersTimeoutMs,
+      keepAliveTimeout: 5_000,
+    },
+    guard.app,
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.server.port, config.server.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  guard.markReady();
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      const deadline = Date.now() + config.server.shutdownTimeoutMs;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await guard.drain(deadline - config.server.shutdownTimeoutMs / 5);
+      server.closeIdleConnections();
+      const idle = setInterval(() => server.closeIdleConnections(), 50);
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
+      clearInterval(idle);
+      server.closeAllConnections();
+      await guard.close();
+    })();
+    return stopping;
+  };
+  return { server, guard, url: `http://${host}:${port}`, stop };
+}
+
+/**
+ * The process entry: reads the configuration from the environment, prints
+ * the security posture, listens, and stops gracefully on SIGTERM/SIGINT
+ * within the configured shutdown timeout.
+ */
+export async function runServer(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  let config: GuardConfig;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    process.stderr.write(`${error instanceof ConfigError ? error.message : 'Invalid configuration'}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const logger = createLogger({ level: config.server.logLevel });
+  const posture = describePosture(config);
+  logger.info('mcp-guard security posture', posture.summary);
+  for (const warning of posture.warnings) logger.warn(warning.message, { code: warning.code });
+
+  let running: RunningServer;
+  try {
+    running = await startServer(config, logger);
+  } catch (error) {
+    logger.error('start-up failed', { error: describeError(error) });
+    process.exitCode = 1;
+    return;
+  }
+  logger.info('mcp-guard listening', { url: running.url, mcp: `${running.url}${config.mcp.path}` });
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    logger.info('shutting down', { signal });
+    const force = setTimeout(() => {
+      logger.error('shutdown timed out; exiting');
+      process.exit(1);
+    }, config.server.shutdownTimeoutMs + 2_000);
+    force.unref();
+    running
+      .stop()
+      .then(() => {
+        logger.info('stopped');
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        logger.error('shutdown failed', { error: describeError(error) });
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}
+
+const entry = process.argv[1];
+if (entry && import.meta.url === pathToFileURL(entry).href) void runServer();

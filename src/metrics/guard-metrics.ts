@@ -1,0 +1,111 @@
+import client from 'prom-client';
+
+/** Options of {@link createGuardMetrics}. */
+export interface GuardMetricsOptions {
+  /** Registry to register into. Default: a new registry (never the global one). */
+  registry?: client.Registry;
+  /** Metric name prefix. Default `mcp_guard_`. */
+  prefix?: string;
+  /** Also collect Node process metrics (CPU, memory, event loop). Default `true`. */
+  collectDefaults?: boolean;
+}
+
+/** The metrics mcp-guard maintains; pass one instance to every middleware. */
+export interface GuardMetrics {
+  registry: client.Registry;
+  httpRequests: client.Counter<'method' | 'route' | 'status'>;
+  httpDuration: client.Histogram<'method' | 'route'>;
+  authAttempts: client.Counter<'method' | 'outcome'>;
+  rateLimitHits: client.Counter<'scope' | 'tool'>;
+  authzDenials: client.Counter<'method' | 'tool' | 'permission'>;
+  toolCalls: client.Counter<'tool' | 'outcome'>;
+  toolDuration: client.Histogram<'tool'>;
+  auditEvents: client.Counter<'type'>;
+  auditFailures: client.Counter;
+  activeSessions: client.Gauge;
+  openStreams: client.Gauge<'kind'>;
+  sessionHijackAttempts: client.Counter;
+}
+
+/**
+ * Creates mcp-guard's Prometheus metrics in their own registry, so that two
+ * stacks in one process (or one process's tests) never collide.
+ *
+ * @example const metrics = createGuardMetrics(); app.get('/metrics', ...metrics.registry.metrics())
+ */
+export function createGuardMetrics(options: GuardMetricsOptions = {}): GuardMetrics {
+  const registry = options.registry ?? new client.Registry();
+  const p = options.prefix ?? 'mcp_guard_';
+  const registers = [registry];
+  if (options.collectDefaults ?? true) client.collectDefaultMetrics({ register: registry, prefix: p });
+  return {
+    registry,
+    httpRequests: new client.Counter({
+      name: `${p}http_requests_total`,
+      help: 'HTTP requests answered, by method, route and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    }),
+    httpDuration: new client.Histogram({
+      name: `${p}http_request_duration_seconds`,
+      help: 'Time to answer HTTP requests (until the response ends)',
+      labelNames: ['method', 'route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers,
+    }),
+    authAttempts: new client.Counter({
+      name: `${p}auth_attempts_total`,
+      help: 'Authentication outcomes, by method and outcome (success or failure reason)',
+      labelNames: ['method', 'outcome'],
+      registers,
+    }),
+    rateLimitHits: new client.Counter({
+      name: `${p}rate_limit_hits_total`,
+      help: 'Requests refused by a rate limit, by scope and tool',
+      labelNames: ['scope', 'tool'],
+      registers,
+    }),
+    authzDenials: new client.Counter({
+      name: `${p}authz_denials_total`,
+      help: 'MCP requests refused for a missing permission',
+      labelNames: ['method', 'tool', 'permission'],
+      registers,
+    }),
+    toolCalls: new client.Counter({
+      name: `${p}tool_calls_total`,
+      help: 'MCP tool calls, by tool and outcome',
+      labelNames: ['tool', 'outcome'],
+      registers,
+    }),
+    toolDuration: new client.Histogram({
+      name: `${p}tool_call_duration_seconds`,
+      help: 'Duration of MCP tool calls',
+      labelNames: ['tool'],
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    }),
+    auditEvents: new client.Counter({
+      name: `${p}audit_events_total`,
+      help: 'Audit events written, by type',
+      labelNames: ['type'],
+      registers,
+    }),
+    auditFailures: new client.Counter({
+      name: `${p}audit_write_failures_total`,
+      help: 'Audit writes that failed (the requests they described were refused)',
+      registers,
+    }),
+    activeSessions: new client.Gauge({ name: `${p}mcp_sessions`, help: 'Open MCP sessions', registers }),
+    openStreams: new client.Gauge({
+      name: `${p}open_streams`,
+      help: 'Open SSE streams, by kind',
+      labelNames: ['kind'],
+      registers,
+    }),
+    sessionHijackAttempts: new client.Counter({
+      name: `${p}session_hijack_attempts_total`,
+      help: 'Requests presenting an MCP session id owned by another principal',
+      registers,
+    }),
+  };
+}

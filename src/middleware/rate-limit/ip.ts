@@ -1,0 +1,69 @@
+import type { RequestHandler } from 'express';
+import { rateLimit, type Store } from 'express-rate-limit';
+import { z } from 'zod';
+import type { AuditLogger } from '../../audit/types.js';
+import { parseOptions, service } from '../../core/options.js';
+import { ErrorCode } from '../../errors/codes.js';
+import { GuardError } from '../../errors/guard-error.js';
+import type { GuardMetrics } from '../../metrics/guard-metrics.js';
+import { requestActor } from '../context.js';
+
+const optionsSchema = z.strictObject({
+  limit: z.number().int().positive(),
+  windowMs: z.number().int().positive(),
+  store: service<Store>().optional(),
+  audit: service<AuditLogger>(),
+  metrics: service<GuardMetrics>().optional(),
+});
+
+/** Options of {@link createIpRateLimit}. */
+export interface IpRateLimitOptions {
+  /** Requests allowed per client IP per window. */
+  limit: number;
+  /** Window length in ms. */
+  windowMs: number;
+  /** express-rate-limit store; default its in-memory store. Use one store per limiter. */
+  store?: Store;
+  audit: AuditLogger;
+  metrics?: GuardMetrics;
+}
+
+/**
+ * Per-client-IP rate limit (express-rate-limit), placed before authentication
+ * so floods are cut before any credential work. Sends `RateLimit-*` headers;
+ * a refusal is 429 with `Retry-After`, an audit event and a metric. The client
+ * IP is `req.ip`: set Express's `trust proxy` only for proxies you run.
+ *
+ * @example app.use(createIpRateLimit({ limit: 300, windowMs: 60_000, audit }));
+ */
+export function createIpRateLimit(options: IpRateLimitOptions): RequestHandler {
+  const { limit, windowMs, store, audit, metrics } = parseOptions('createIpRateLimit', optionsSchema, options);
+  return rateLimit({
+    windowMs,
+    limit,
+    standardHeaders: 'draft-6',
+    legacyHeaders: false,
+    ...(store ? { store } : {}),
+    handler: async (req, res, next) => {
+      const retryAfter = Math.max(
+        1,
+        Math.ceil(((req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime?.getTime() ?? Date.now() + windowMs) - Date.now()) /
+          1000,
+      );
+      metrics?.rateLimitHits.inc({ scope: 'ip', tool: '' });
+      try {
+        await audit.record({
+          type: 'ratelimit.hit',
+          action: `${req.method} ${req.baseUrl}${req.path}`.slice(0, 256),
+          ...requestActor(req),
+          outcome: { status: 'denied', code: ErrorCode.RateLimited },
+          details: { scope: 'ip' },
+        });
+      } catch {
+        // The request is refused either way; the write failure is counted by the audit logger.
+      }
+      res.removeHeader('Retry-After');
+      next(new GuardError(ErrorCode.RateLimited, 'Too many requests', { retryAfter }));
+    },
+  });
+}

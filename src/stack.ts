@@ -1,0 +1,143 @@
+import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
+import type { Store } from 'express-rate-limit';
+import { createNullAuditLogger, type AuditLogger } from './audit/types.js';
+import { BUILT_IN_ROLES, type RoleMap } from './core/permissions.js';
+import type { ChallengeBuilder } from './errors/respond.js';
+import type { Logger } from './logging/logger.js';
+import { createGuardMetrics, type GuardMetrics } from './metrics/guard-metrics.js';
+import { createAuthenticate } from './middleware/auth/authenticate.js';
+import { createSessionTokenVerifier } from './middleware/auth/session-token.js';
+import { createStaticApiKeyVerifier } from './middleware/auth/static-api-keys.js';
+import { createStaticTokenVerifier } from './middleware/auth/static-token.js';
+import type { CredentialVerifier, RoleResolver } from './middleware/auth/verifier.js';
+import { createAuthorize } from './middleware/authorize.js';
+import { createBodyParser } from './middleware/body.js';
+import { createCors } from './middleware/cors.js';
+import { createErrorHandler } from './middleware/error-handler.js';
+import { createHttpMetrics } from './middleware/http-metrics.js';
+import { createOriginGuard } from './middleware/origin-guard.js';
+import { createIpRateLimit } from './middleware/rate-limit/ip.js';
+import { createRequestId } from './middleware/request-id.js';
+import { requirePermission } from './middleware/require-permission.js';
+import { createSecurityHeaders } from './middleware/security-headers.js';
+import type { SessionTokenStore } from './stores/session-tokens.js';
+
+/** Options of {@link createSecurityStack}. Each group configures one middleware. */
+export interface SecurityStackOptions {
+  auth: {
+    /** Static bearer token (at least 32 characters). */
+    token?: string;
+    /** Role of the static token. Default `admin`. */
+    tokenRole?: string;
+    /** Static API keys, accepted in `X-API-Key` or as bearer tokens. */
+    apiKeys?: Array<{ name: string; role: string; secret: string }>;
+    /** Store of development session tokens; set to accept them. */
+    sessionTokens?: SessionTokenStore;
+    /** More verifiers, tried after the built-in ones (for example JWT). */
+    verifiers?: CredentialVerifier[];
+  };
+  /** Role name to permissions. Default the built-in roles. */
+  roles?: RoleMap;
+  /** Tool name to the permission it requires (the authorization policy). */
+  tools: Record<string, string>;
+  /** Prompt name to the permission it requires. Default: `prompts:get` for any prompt. */
+  prompts?: Record<string, string>;
+  /** Browser origins allowed (CORS and the Origin check). Default none. */
+  corsOrigins?: string[];
+  /** Host header names allowed (DNS-rebinding protection). Empty: not checked. Default none. */
+  allowedHosts?: string[];
+  /** Per-IP rate limit; `false` turns it off. Default 300 per minute. */
+  rateLimit?: { limit: number; windowMs: number; store?: Store } | false;
+  body?: { limitBytes?: number; maxBatch?: number };
+  headers?: { hsts?: boolean };
+  audit?: AuditLogger;
+  metrics?: GuardMetrics;
+  logger?: Logger;
+  /** Builds `WWW-Authenticate` for 401 and 403. Default: a bare RFC 6750 challenge. */
+  challenge?: ChallengeBuilder;
+}
+
+/**
+ * The security stack: an Express router to mount in front of an MCP
+ * endpoint, carrying its parts for apps that place them one by one.
+ */
+export type SecurityStack = Router & {
+  /** Request id, metrics, security headers, CORS, Origin/Host check: for every route. */
+  perimeter: RequestHandler[];
+  /** Per-IP rate limit (empty when off). */
+  ipRateLimit: RequestHandler[];
+  bodyParser: RequestHandler;
+  authenticate: RequestHandler;
+  authorize: RequestHandler;
+  /** Errors as JSON-RPC (MCP endpoint). */
+  rpcErrorHandler: ErrorRequestHandler;
+  /** Errors as `{ error: { code, message } }` (other routes). */
+  jsonErrorHandler: ErrorRequestHandler;
+  resolveRole: RoleResolver;
+  /** Gate for the app's own routes; mount after `authenticate`. */
+  requirePermission: typeof requirePermission;
+  metrics: GuardMetrics;
+  audit: AuditLogger;
+};
+
+/**
+ * Builds every middleware once, in request order: request id, metrics,
+ * security headers, CORS (preflights answered here), Origin/Host check,
+ * per-IP rate limit, body limits, authentication, authorization, and the
+ * error handler. Mount the result in front of your MCP handler:
+ *
+ * @example
+ * const stack = createSecurityStack({ auth: { token }, tools: { echo: 'tools:call' } });
+ * app.use('/mcp', stack, mcpHandler, stack.rpcErrorHandler);
+ */
+export function createSecurityStack(options: SecurityStackOptions): SecurityStack {
+  const roles = options.roles ?? BUILT_IN_ROLES;
+  const resolveRole: RoleResolver = (role) => (Object.hasOwn(roles, role) ? roles[role] : undefined);
+  const audit = options.audit ?? createNullAuditLogger();
+  const metrics = options.metrics ?? createGuardMetrics();
+  const { logger } = options;
+  const { auth } = options;
+
+  const verifiers: CredentialVerifier[] = [];
+  if (auth.token) verifiers.push(createStaticTokenVerifier({ token: auth.token, role: auth.tokenRole ?? 'admin', resolveRole }));
+  if (auth.apiKeys?.length) verifiers.push(createStaticApiKeyVerifier({ keys: auth.apiKeys, resolveRole }));
+  if (auth.sessionTokens) verifiers.push(createSessionTokenVerifier({ store: auth.sessionTokens, resolveRole }));
+  verifiers.push(...(auth.verifiers ?? []));
+  if (verifiers.length === 0)
+    throw new TypeError('createSecurityStack: configure at least one credential (token, API keys, session tokens or a verifier)');
+
+  const corsOrigins = options.corsOrigins ?? [];
+  const perimeter = [
+    createRequestId(),
+    createHttpMetrics({ metrics }),
+    createSecurityHeaders(options.headers ?? {}),
+    createCors({ origins: corsOrigins }),
+    createOriginGuard({ allowedOrigins: corsOrigins, allowedHosts: options.allowedHosts ?? [] }),
+  ];
+  const rateLimit = options.rateLimit ?? { limit: 300, windowMs: 60_000 };
+  const ipRateLimit = rateLimit === false ? [] : [createIpRateLimit({ ...rateLimit, audit, ...(metrics ? { metrics } : {}) })];
+  const bodyParser = createBodyParser(options.body ?? {});
+  const authenticate = createAuthenticate({ verifiers, audit, metrics, ...(logger ? { logger } : {}) });
+  const authorize = createAuthorize({ tools: options.tools, ...(options.prompts ? { prompts: options.prompts } : {}), audit, metrics });
+  const handlerOptions = { ...(options.challenge ? { challenge: options.challenge } : {}), ...(logger ? { logger } : {}) };
+  const rpcErrorHandler = createErrorHandler({ format: 'json-rpc', ...handlerOptions });
+  const jsonErrorHandler = createErrorHandler({ format: 'json', ...handlerOptions });
+
+  const router = Router();
+  router.use(...perimeter, ...ipRateLimit, bodyParser, authenticate, authorize);
+  router.use(rpcErrorHandler);
+
+  return Object.assign(router, {
+    perimeter,
+    ipRateLimit,
+    bodyParser,
+    authenticate,
+    authorize,
+    rpcErrorHandler,
+    jsonErrorHandler,
+    resolveRole,
+    requirePermission,
+    metrics,
+    audit,
+  });
+}

@@ -1,0 +1,156 @@
+import { once } from 'node:events';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { BucketResult, CounterResult, StateStore } from './types.js';
+
+/** Options of {@link createRedisStore}. */
+export interface RedisStoreOptions {
+  /** `redis://` or `rediss://` URL. May hold a password: never log it. */
+  url: string;
+  /** Prefix of every key and channel, so several deployments can share one Redis. Default `mcp-guard:`. */
+  prefix?: string;
+  /** A command that takes longer fails (and the caller falls back or fails closed). Default 500 ms. */
+  commandTimeoutMs?: number;
+  /** Upper bound of the reconnect back-off. Default 2000 ms. */
+  maxReconnectDelayMs?: number;
+  /** How long creation waits for the first connection before returning an unhealthy store. Default 2000 ms. */
+  connectTimeoutMs?: number;
+}
+
+// Fixed-window counter: the window starts with the first hit. One round trip.
+const INCREMENT = `
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}`;
+
+// Token bucket on Redis's own clock, so replicas with skewed clocks agree.
+// Stores tokens (float) and the time of the last update; forgotten once full.
+const TAKE = `
+local capacity = tonumber(ARGV[1])
+local refill = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local ts = tonumber(state[2])
+if tokens == nil or ts == nil then
+  tokens = capacity
+  ts = now
+end
+tokens = math.min(capacity, tokens + math.max(0, now - ts) * refill)
+local allowed = 0
+if tokens >= cost then
+  tokens = tokens - cost
+  allowed = 1
+end
+local full = math.ceil((capacity - tokens) / refill)
+if full < 1 then full = 1 end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], full)
+local retry = 0
+if allowed == 0 then retry = math.ceil((cost - tokens) / refill) end
+return {allowed, math.floor(tokens), retry}`;
+
+type GuardRedis = Redis & {
+  guardIncrement(key: string, windowMs: number): Promise<[number, number]>;
+  guardTake(key: string, capacity: number, refillPerMs: number, cost: number): Promise<[number, number, number]>;
+};
+
+/**
+ * A {@link StateStore} on Redis, shared by every replica. Each operation is
+ * one round trip (counters and buckets are Lua scripts run with EVALSHA).
+ * Commands fail fast while Redis is unreachable (no offline queue) and the
+ * client keeps reconnecting; `healthy()` tells which state it is in.
+ *
+ * Resolves once connected, or after `connectTimeoutMs` with a store that is
+ * not yet healthy (it keeps trying): start-up never hangs on Redis.
+ *
+ * @example const store = await createRedisStore({ url: 'redis://127.0.0.1:6379', prefix: 'prod:' });
+ */
+export async function createRedisStore(options: RedisStoreOptions): Promise<StateStore> {
+  const prefix = options.prefix ?? 'mcp-guard:';
+  const maxDelay = options.maxReconnectDelayMs ?? 2000;
+  const clientOptions: RedisOptions = {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: options.commandTimeoutMs ?? 500,
+    connectTimeout: 2000,
+    retryStrategy: (attempt) => Math.min(maxDelay, 50 * 2 ** Math.min(attempt, 10)),
+    // A store must never crash the process on a connection error; health is reported instead.
+    lazyConnect: false,
+  };
+  const client = new Redis(options.url, clientOptions) as GuardRedis;
+  client.defineCommand('guardIncrement', { numberOfKeys: 1, lua: INCREMENT });
+  client.defineCommand('guardTake', { numberOfKeys: 1, lua: TAKE });
+  // The subscriber keeps its offline queue so that subscriptions made before it connects are sent once it does.
+  const subscriber = new Redis(options.url, { ...clientOptions, enableOfflineQueue: true, commandTimeout: undefined });
+  // Errors surface through rejected commands and healthy(); without listeners ioredis would log them.
+  client.on('error', () => undefined);
+  subscriber.on('error', () => undefined);
+
+  const handlers = new Map<string, Set<(message: string) => void>>();
+  subscriber.on('message', (channel: string, message: string) => {
+    for (const handler of handlers.get(channel) ?? []) handler(message);
+  });
+
+  const key = (name: string): string => `${prefix}${name}`;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 2000;
+  await Promise.race([
+    Promise.all([once(client, 'ready'), once(subscriber, 'ready')]),
+    new Promise((resolve) => setTimeout(resolve, connectTimeoutMs).unref()),
+  ]);
+
+  return {
+    kind: 'redis',
+    async get(name) {
+      return (await client.get(key(name))) ?? undefined;
+    },
+    async set(name, value, ttlMs) {
+      await client.set(key(name), value, 'PX', Math.max(1, Math.ceil(ttlMs)));
+    },
+    async setIfAbsent(name, value, ttlMs) {
+      return (await client.set(key(name), value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+    },
+    async delete(name) {
+      await client.del(key(name));
+    },
+    async increment(name, windowMs): Promise<CounterResult> {
+      const [count, resetMs] = await client.guardIncrement(key(name), Math.max(1, Math.ceil(windowMs)));
+      return { count: Number(count), resetMs: Number(resetMs) };
+    },
+    async take(name, spec): Promise<BucketResult> {
+      const [allowed, remaining, retryAfterMs] = await client.guardTake(key(name), spec.capacity, spec.refillPerMs, spec.cost ?? 1);
+      return { allowed: Number(allowed) === 1, remaining: Number(remaining), retryAfterMs: Number(retryAfterMs) };
+    },
+    async publish(channel, message) {
+      await client.publish(key(channel), message);
+    },
+    async subscribe(channel, handler) {
+      const name = key(channel);
+      let set = handlers.get(name);
+      if (!set) {
+        handlers.set(name, (set = new Set()));
+        await subscriber.subscribe(name);
+      }
+      set.add(handler);
+      return () => {
+        set.delete(handler);
+        if (set.size === 0) {
+          handlers.delete(name);
+          void subscriber.unsubscribe(name).catch(() => undefined);
+        }
+      };
+    },
+    healthy: () => client.status === 'ready',
+    async shutdown() {
+      handlers.clear();
+      await Promise.allSettled([client.quit(), subscriber.quit()]);
+      client.disconnect();
+      subscriber.disconnect();
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { loadConfig } from '../../src/config/load.js';
+import { createSilentLogger } from '../../src/logging/logger.js';
+import { startServer, type RunningServer } from '../../src/main.js';
+
+/** A static bearer token for tests (never used outside test/). */
+export const TEST_TOKEN = 'test-token-0123456789abcdef0123456789abcdef';
+/** A static API key for tests, role operator. */
+export const TEST_API_KEY = 'test-api-key-0123456789abcdef0123456789ab';
+
+export interface TestServer {
+  url: string;
+  mcpUrl: string;
+  auditDir: string;
+  running: RunningServer;
+  stop(): Promise<void>;
+}
+
+/** A fresh temporary directory, removed by the returned cleanup. */
+export function tempDir(prefix = 'mcp-guard-'): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Starts the reference server in this process on an ephemeral loopback port,
+ * with a private audit directory. `env` overrides the test defaults; pass
+ * `MCP_AUTH_TOKEN: ''` to run without the default token.
+ */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const audit = tempDir('mcp-guard-audit-');
+  const config = loadConfig({
+    MCP_HOST: '127.0.0.1',
+    MCP_PORT: '0',
+    MCP_AUTH_TOKEN: TEST_TOKEN,
+    MCP_AUDIT_DIR: audit.dir,
+    MCP_SHUTDOWN_TIMEOUT: '2s',
+    ...env,
+  });
+  const running = await startServer(config, createSilentLogger());
+  return {
+    url: running.url,
+    mcpUrl: `${running.url}${config.mcp.path}`,
+    auditDir: audit.dir,
+    running,
+    async stop() {
+      await running.stop();
+      audit.remove();
+    },
+  };
+}
+
+/** Connects the official SDK client to `mcpUrl` with the given request headers. */
+export async function connectClient(mcpUrl: string, headers: Record<string, string> = { Authorization: `Bearer ${TEST_TOKEN}` }) {
+  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { requestInit: { headers } });
+  const client = new Client({ name: 'mcp-guard-test', version: '1.0.0' });
+  await client.connect(transport);
+  return { client, transport, close: () => client.close() };
+}
+
+/** The JSON-RPC initialize request a client sends first. */
+export const INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw-http', version: '1' } },
+};
+
+/** Headers of a streamable-HTTP POST. */
+export const MCP_POST_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };

@@ -1,0 +1,124 @@
+import { createMemoryStore } from '../../src/stores/memory.js';
+import { createRedisStore } from '../../src/stores/redis.js';
+import type { StateStore } from '../../src/stores/types.js';
+import { REDIS_URL, uniquePrefix } from '../helpers/redis.js';
+
+const waitFor = async (predicate: () => boolean, timeoutMs = 2000): Promise<void> => {
+  const end = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
+// The same contract, run against both implementations.
+describe.each([
+  ['memory', async () => createMemoryStore()],
+  ['redis', async () => createRedisStore({ url: REDIS_URL, prefix: uniquePrefix('store') })],
+])('the %s state store', (_kind, create: () => Promise<StateStore>) => {
+  let store: StateStore;
+  beforeEach(async () => {
+    store = await create();
+  });
+  afterEach(async () => {
+    await store.shutdown();
+  });
+
+  it('returns what was set and forgets deleted keys', async () => {
+    await store.set('a', 'one', 10_000);
+    expect(await store.get('a')).toBe('one');
+    await store.delete('a');
+    expect(await store.get('a')).toBeUndefined();
+  });
+
+  it('lets only the first setIfAbsent win', async () => {
+    const results = await Promise.all([store.setIfAbsent('k', '1', 10_000), store.setIfAbsent('k', '2', 10_000)]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(['1', '2']).toContain(await store.get('k'));
+  });
+
+  it('counts hits in a window and reports when it resets', async () => {
+    const first = await store.increment('c', 60_000);
+    const second = await store.increment('c', 60_000);
+    expect(first.count).toBe(1);
+    expect(second.count).toBe(2);
+    expect(second.resetMs).toBeGreaterThan(50_000);
+    expect(second.resetMs).toBeLessThanOrEqual(60_000);
+  });
+
+  it('lets a token bucket admit its burst, then refuses with a retry delay', async () => {
+    const spec = { capacity: 3, refillPerMs: 1 / 60_000 };
+    const results = [];
+    for (let i = 0; i < 4; i += 1) results.push(await store.take('bucket', spec));
+    expect(results.map((r) => r.allowed)).toEqual([true, true, true, false]);
+    expect(results[2]!.remaining).toBe(0);
+    expect(results[3]!.retryAfterMs).toBeGreaterThan(50_000);
+    expect(results[3]!.retryAfterMs).toBeLessThanOrEqual(60_000);
+  });
+
+  it('delivers published messages to subscribers until they unsubscribe', async () => {
+    const seen: string[] = [];
+    const unsubscribe = await store.subscribe('news', (message) => seen.push(message));
+    await store.publish('news', 'first');
+    await waitFor(() => seen.length === 1);
+    unsubscribe();
+    await store.publish('news', 'second');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(seen).toEqual(['first']);
+  });
+
+  it('reports itself healthy once connected', async () => {
+    await waitFor(() => store.healthy());
+    expect(store.healthy()).toBe(true);
+  });
+});
+
+describe('the memory state store', () => {
+  it('expires entries by its clock', async () => {
+    let now = 1_000;
+    const store = createMemoryStore({ now: () => now });
+    await store.set('a', 'x', 100);
+    now += 99;
+    expect(await store.get('a')).toBe('x');
+    now += 1;
+    expect(await store.get('a')).toBeUndefined();
+    await store.shutdown();
+  });
+
+  it('refills a token bucket with time', async () => {
+    let now = 0;
+    const store = createMemoryStore({ now: () => now });
+    const spec = { capacity: 2, refillPerMs: 1 / 1000 };
+    await store.take('b', spec);
+    await store.take('b', spec);
+    expect((await store.take('b', spec)).allowed).toBe(false);
+    now += 1000;
+    expect((await store.take('b', spec)).allowed).toBe(true);
+    expect((await store.take('b', spec)).allowed).toBe(false);
+    await store.shutdown();
+  });
+
+  it('stays within maxEntries under a flood of distinct keys, evicting the oldest', async () => {
+    const store = createMemoryStore({ maxEntries: 100 });
+    for (let i = 0; i < 1000; i += 1) await store.increment(`ip:${i}`, 60_000);
+    expect(await store.get('ip:0')).toBeUndefined();
+    expect(await store.get('ip:999')).toBe('1');
+    await store.shutdown();
+  });
+});
+
+describe('two redis stores with the same prefix', () => {
+  it('share state and broadcasts, as two replicas do', async () => {
+    const prefix = uniquePrefix('replicas');
+    const a = await createRedisStore({ url: REDIS_URL, prefix });
+    const b = await createRedisStore({ url: REDIS_URL, prefix });
+    const seen: string[] = [];
+    await b.subscribe('revoked', (message) => seen.push(message));
+    await a.set('token', 'alive', 10_000);
+    expect(await b.get('token')).toBe('alive');
+    await a.publish('revoked', 'key:1');
+    await waitFor(() => seen.length === 1);
+    expect(seen).toEqual(['key:1']);
+    await Promise.all([a.shutdown(), b.shutdown()]);
+  });
+});
