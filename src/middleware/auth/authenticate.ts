@@ -38,8 +38,10 @@ type Extracted = { credential: Credential } | { error: GuardError } | undefined;
 
 /** Finds the one credential of a request; errors for malformed, oversized or doubled credentials. */
 export function extractCredential(req: Request, maxLength: number): Extracted {
-  const authorization = req.headers.authorization;
-  const apiKey = req.headers['x-api-key'];
+  // An empty header carries no credential (RFC 6750 3.1: then no error code).
+  const authorization = req.headers.authorization?.trim() || undefined;
+  const rawKey = req.headers['x-api-key'];
+  const apiKey = typeof rawKey === 'string' ? rawKey.trim() || undefined : rawKey;
   if (authorization !== undefined && apiKey !== undefined) {
     return { error: new GuardError(ErrorCode.InvalidRequest, 'Send one credential, not both Authorization and X-API-Key') };
   }
