@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import express from 'express';
+import express, { type Request, type Response } from 'express';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
@@ -40,7 +40,7 @@ function hostApp() {
     ...stack.perimeter,
     stack.authenticate,
     stack.requirePermission('audit:read'),
-    (_req, res) => void res.json({ events: [] }),
+    (_req: Request, res: Response) => void res.json({ events: [] }),
     stack.jsonErrorHandler,
   );
   return app;
