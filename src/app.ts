@@ -10,6 +10,9 @@ import { createSilentLogger, type Logger } from './logging/logger.js';
 import { createMcpEndpoint, type McpEndpoint } from './mcp/endpoint.js';
 import { createTenantKv } from './mcp/kv-store.js';
 import { createReferenceToolset } from './mcp/reference-toolset.js';
+import type { ToolsetPolicy } from './mcp/toolset.js';
+import { ConfigError } from './config/load.js';
+import type { RbacPolicy } from './config/rbac.js';
 import { createServerFactory } from './mcp/server.js';
 import { createGuardMetrics, type GuardMetrics } from './metrics/guard-metrics.js';
 import { requestActor } from './middleware/context.js';
@@ -57,6 +60,27 @@ export interface GuardApp {
 const REVOKED_CHANNEL = 'principal-revoked';
 
 /**
+ * The toolset's own permissions with the RBAC file's overrides applied. An
+ * override naming a tool, prompt or resource the toolset lacks is a
+ * configuration error (a typo would otherwise leave the real one unguarded).
+ */
+export function effectivePolicy(policy: ToolsetPolicy, rbac: RbacPolicy): ToolsetPolicy & { roles: RbacPolicy['roles'] } {
+  const problems: string[] = [];
+  for (const group of ['tools', 'prompts', 'resources'] as const) {
+    for (const name of Object.keys(rbac[group])) {
+      if (!Object.hasOwn(policy[group], name)) problems.push(`MCP_RBAC_FILE: ${group}.${name}: the ${group.slice(0, -1)} does not exist`);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    roles: rbac.roles,
+    tools: { ...policy.tools, ...rbac.tools },
+    prompts: { ...policy.prompts, ...rbac.prompts },
+    resources: { ...policy.resources, ...rbac.resources },
+  };
+}
+
+/**
  * Builds the reference server: the security stack in front of the MCP
  * endpoint, plus `/health`, `/ready`, `/metrics`, `/metrics/live` and, in
  * development mode, `GET /session`. It does not listen; `main.ts` does.
@@ -89,8 +113,10 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
 
   const kv = createTenantKv();
   const toolset = createReferenceToolset(kv);
+  const policy = effectivePolicy(toolset.policy, config.rbac);
   const createServer = createServerFactory({
     toolset,
+    policy,
     logger,
     // The endpoint is created just below; tools only run once it exists.
     listSessions: () => endpoint.listSessions(),
@@ -169,8 +195,10 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
       apiKeys: config.auth.apiKeys,
       ...(sessionTokens ? { sessionTokens } : {}),
     },
-    tools: toolset.policy.tools,
-    prompts: toolset.policy.prompts,
+    roles: policy.roles,
+    tools: policy.tools,
+    prompts: policy.prompts,
+    resources: policy.resources,
     corsOrigins: config.http.corsOrigins,
     allowedHosts: allowedHostsOf(config),
     rateLimit: { limit: config.rateLimit.perIp.limit, windowMs: config.rateLimit.perIp.windowMs },
@@ -180,9 +208,6 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     metrics,
     logger,
   });
-  for (const role of [config.auth.tokenRole, config.auth.sessionTokens.role, ...config.auth.apiKeys.map((key) => key.role)]) {
-    if (!stack.resolveRole(role)) throw new Error(`Unknown role "${role}" in the configuration`);
-  }
 
   const app = express();
   app.disable('x-powered-by');

@@ -11,6 +11,7 @@ import { createStaticApiKeyVerifier } from './middleware/auth/static-api-keys.js
 import { createStaticTokenVerifier } from './middleware/auth/static-token.js';
 import type { CredentialVerifier, RoleResolver } from './middleware/auth/verifier.js';
 import { createAuthorize } from './middleware/authorize.js';
+import { createCredentialIpCheck } from './middleware/credential-ip.js';
 import { createBodyParser } from './middleware/body.js';
 import { createCors } from './middleware/cors.js';
 import { createErrorHandler } from './middleware/error-handler.js';
@@ -30,7 +31,7 @@ export interface SecurityStackOptions {
     /** Role of the static token. Default `admin`. */
     tokenRole?: string;
     /** Static API keys, accepted in `X-API-Key` or as bearer tokens. */
-    apiKeys?: Array<{ name: string; role: string; secret: string }>;
+    apiKeys?: Array<{ name: string; role: string; secret: string; tenant?: string; allowedCidrs?: string[] }>;
     /** Store of development session tokens; set to accept them. */
     sessionTokens?: SessionTokenStore;
     /** More verifiers, tried after the built-in ones (for example JWT). */
@@ -40,8 +41,10 @@ export interface SecurityStackOptions {
   roles?: RoleMap;
   /** Tool name to the permission it requires (the authorization policy). */
   tools: Record<string, string>;
-  /** Prompt name to the permission it requires. Default: `prompts:get` for any prompt. */
+  /** Prompt name to the permission it requires. Undeclared prompts are refused. Default none. */
   prompts?: Record<string, string>;
+  /** Resource URI or URI template to the permission it requires. Undeclared resources are refused. Default none. */
+  resources?: Record<string, string>;
   /** Browser origins allowed (CORS and the Origin check). Default none. */
   corsOrigins?: string[];
   /** Host header names allowed (DNS-rebinding protection). Empty: not checked. Default none. */
@@ -117,8 +120,19 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
   const rateLimit = options.rateLimit ?? { limit: 300, windowMs: 60_000 };
   const ipRateLimit = rateLimit === false ? [] : [createIpRateLimit({ ...rateLimit, audit, ...(metrics ? { metrics } : {}) })];
   const bodyParser = createBodyParser(options.body ?? {});
-  const authenticate = createAuthenticate({ verifiers, audit, metrics, ...(logger ? { logger } : {}) });
-  const authorize = createAuthorize({ tools: options.tools, ...(options.prompts ? { prompts: options.prompts } : {}), audit, metrics });
+  const verifyCredential = createAuthenticate({ verifiers, audit, metrics, ...(logger ? { logger } : {}) });
+  const credentialIpCheck = createCredentialIpCheck({ audit, metrics });
+  // Authentication, then the credential's own address restriction (if it has one).
+  const authenticate: RequestHandler = function authenticate(req, res, next) {
+    void verifyCredential(req, res, (error?: unknown) => (error ? next(error) : void credentialIpCheck(req, res, next)));
+  };
+  const authorize = createAuthorize({
+    tools: options.tools,
+    ...(options.prompts ? { prompts: options.prompts } : {}),
+    ...(options.resources ? { resources: options.resources } : {}),
+    audit,
+    metrics,
+  });
   const handlerOptions = { ...(options.challenge ? { challenge: options.challenge } : {}), ...(logger ? { logger } : {}) };
   const rpcErrorHandler = createErrorHandler({ format: 'json-rpc', ...handlerOptions });
   const jsonErrorHandler = createErrorHandler({ format: 'json', ...handlerOptions });

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { defaultRbac, type RbacPolicy } from './rbac.js';
 import { isLoopbackHost, type ParsedEnv } from './schema.js';
 
 /** A static API key from `MCP_API_KEYS`. */
@@ -7,6 +8,10 @@ export interface StaticApiKey {
   name: string;
   role: string;
   secret: string;
+  /** Tenant of the key's principal. */
+  tenant?: string;
+  /** Client addresses (CIDRs) the key may be used from; absent means any. */
+  allowedCidrs?: string[];
 }
 
 /** `false` (off), a hop count, or a list of trusted proxy addresses/CIDRs. */
@@ -51,11 +56,16 @@ export interface GuardConfig {
     toolset: 'reference';
   };
   redis: { url: string | undefined; prefix: string };
+  /** Roles (built-in and from `MCP_RBAC_FILE`) and permission overrides for tools, prompts and resources. */
+  rbac: RbacPolicy;
   /** True when no credential is configured: session tokens are the only way in. */
   devMode: boolean;
 }
 
-/** Parses `MCP_API_KEYS`: comma-separated `secret` or `name:role:secret` entries. */
+/**
+ * Parses `MCP_API_KEYS`: comma-separated `secret` or `name:role:secret`
+ * entries, each optionally followed by `;tenant=<id>` and `;cidrs=<cidr>|<cidr>`.
+ */
 export function parseApiKeys(raw: string | undefined, problems: string[]): StaticApiKey[] {
   if (!raw) return [];
   const keys: StaticApiKey[] = [];
@@ -64,12 +74,21 @@ export function parseApiKeys(raw: string | undefined, problems: string[]): Stati
     .map((entry) => entry.trim())
     .filter(Boolean)
     .forEach((entry, index) => {
-      const parts = entry.split(':');
+      const [main = '', ...attributes] = entry.split(';');
+      const parts = main.split(':');
       const [name, role, secret] =
-        parts.length >= 3 ? [parts[0]!, parts[1]!, parts.slice(2).join(':')] : [`static-${index + 1}`, 'operator', entry];
+        parts.length >= 3 ? [parts[0]!, parts[1]!, parts.slice(2).join(':')] : [`static-${index + 1}`, 'operator', main];
       if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) problems.push(`MCP_API_KEYS: entry ${index + 1} has an invalid name`);
       if (secret.length < 32) problems.push(`MCP_API_KEYS: entry ${index + 1} must have a secret of at least 32 characters`);
-      keys.push({ name, role: role || 'operator', secret });
+      const key: StaticApiKey = { name, role: role || 'operator', secret };
+      for (const attribute of attributes) {
+        const [attr, value = ''] = attribute.split('=', 2) as [string, string?];
+        if (attr === 'tenant' && /^[A-Za-z0-9_.-]{1,64}$/.test(value)) key.tenant = value;
+        else if (attr === 'cidrs' && value.split('|').every((cidr) => validAddressOrCidr(cidr) && isIP(cidr.split('/')[0]!) !== 0))
+          key.allowedCidrs = value.split('|');
+        else problems.push(`MCP_API_KEYS: entry ${index + 1} has an invalid attribute (use ;tenant=<id> or ;cidrs=<cidr>|<cidr>)`);
+      }
+      keys.push(key);
     });
   const names = new Set(keys.map((key) => key.name));
   if (names.size !== keys.length) problems.push('MCP_API_KEYS: key names must be unique');
@@ -104,10 +123,19 @@ export function parseTrustProxy(raw: string | undefined, problems: string[]): Tr
 /** Builds the nested configuration from parsed variables; cross-field problems go to `problems`. */
 export function buildConfig(
   env: ParsedEnv,
-  parsed: { apiKeys: StaticApiKey[]; trustProxy: TrustProxySetting },
+  parsed: { apiKeys: StaticApiKey[]; trustProxy: TrustProxySetting; rbac?: RbacPolicy | undefined },
   problems: string[],
 ): GuardConfig {
   const { apiKeys, trustProxy } = parsed;
+  const rbac = parsed.rbac ?? defaultRbac();
+  const roleUses: Array<[string, string]> = [
+    ['MCP_AUTH_TOKEN_ROLE', env.MCP_AUTH_TOKEN_ROLE],
+    ['MCP_SESSION_TOKEN_ROLE', env.MCP_SESSION_TOKEN_ROLE],
+    ...apiKeys.map((key, index): [string, string] => [`MCP_API_KEYS (entry ${index + 1})`, key.role]),
+  ];
+  for (const [variable, role] of roleUses) {
+    if (!Object.hasOwn(rbac.roles, role)) problems.push(`${variable}: unknown role "${role}" (known: ${Object.keys(rbac.roles).join(', ')})`);
+  }
   const hasCredentials = Boolean(env.MCP_AUTH_TOKEN) || apiKeys.length > 0;
   const sessionTokens = env.MCP_SESSION_TOKENS === 'auto' ? !hasCredentials : env.MCP_SESSION_TOKENS === 'true';
   const devMode = !hasCredentials;
@@ -163,6 +191,7 @@ export function buildConfig(
       toolset: env.MCP_TOOLSET,
     },
     redis: { url: env.REDIS_URL, prefix: env.MCP_REDIS_PREFIX },
+    rbac,
     devMode,
   };
 }

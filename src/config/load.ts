@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parseRbacFile, type RbacPolicy } from './rbac.js';
 import { buildConfig, parseApiKeys, parseTrustProxy, type GuardConfig } from './config.js';
 import { envSchema, FALLBACK_VARIABLES, SECRET_VARIABLES } from './schema.js';
 
@@ -60,7 +61,17 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     }
     throw new ConfigError(problems);
   }
-  const config = buildConfig(parsed.data, { apiKeys, trustProxy }, problems);
+  let rbac: RbacPolicy | undefined;
+  if (parsed.data.MCP_RBAC_FILE) {
+    let text: string | undefined;
+    try {
+      text = readFile(parsed.data.MCP_RBAC_FILE);
+    } catch {
+      problems.push('MCP_RBAC_FILE: cannot read the file it names');
+    }
+    if (text !== undefined) rbac = parseRbacFile(text, problems);
+  }
+  const config = buildConfig(parsed.data, { apiKeys, trustProxy, rbac }, problems);
   if (problems.length) throw new ConfigError(problems);
   return config;
 }

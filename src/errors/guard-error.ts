@@ -8,6 +8,11 @@ export interface GuardErrorDetails {
   scope?: string;
   /** Extra response headers, already safe to send (for example `RateLimit`). */
   headers?: Record<string, string>;
+  /**
+   * For a refused JSON-RPC batch: the error of each message, by position
+   * (`null` for a message that was allowed but not run because the batch was refused).
+   */
+  batch?: ReadonlyArray<GuardError | null>;
 }
 
 /**

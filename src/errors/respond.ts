@@ -56,6 +56,19 @@ export function jsonRpcError(error: GuardError, id: string | number | null): obj
   return { jsonrpc: '2.0', id, error: { code: rpcCodeFor(error.code), message: error.message, data } };
 }
 
+const NOT_RUN = new GuardError(ErrorCode.Forbidden, 'Not run: another message of this batch was refused');
+
+/** One JSON-RPC error per request of a refused batch (notifications get none). */
+function batchErrors(messages: readonly unknown[], errors: ReadonlyArray<GuardError | null>): object[] {
+  const out: object[] = [];
+  messages.forEach((message, index) => {
+    const id = jsonRpcIdOf(message);
+    if (id === null) return;
+    out.push(jsonRpcError(errors[index] ?? NOT_RUN, id));
+  });
+  return out;
+}
+
 /**
  * Writes `error` as the response: status, `Retry-After`, `WWW-Authenticate`
  * for 401 and insufficient-scope 403, `Cache-Control: no-store`, and a body
@@ -75,7 +88,9 @@ export function writeError(req: Request, res: Response, error: GuardError, optio
     const challenge = options.challenge ? options.challenge(req, error) : bearerChallenge(error);
     if (challenge) res.setHeader('WWW-Authenticate', challenge);
   }
-  if (options.format === 'json-rpc') {
+  if (options.format === 'json-rpc' && error.details.batch && Array.isArray(req.body)) {
+    res.json(batchErrors(req.body as unknown[], error.details.batch));
+  } else if (options.format === 'json-rpc') {
     res.json(jsonRpcError(error, jsonRpcIdOf(req.body)));
   } else {
     const body: Record<string, unknown> = { code: error.code, message: error.message };

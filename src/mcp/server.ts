@@ -2,7 +2,7 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { Logger } from '../logging/logger.js';
-import type { McpHooks, SessionSummary, Toolset } from './toolset.js';
+import type { McpHooks, SessionSummary, Toolset, ToolsetPolicy } from './toolset.js';
 
 /** Options of {@link createServerFactory}. */
 export interface ServerFactoryOptions {
@@ -14,6 +14,8 @@ export interface ServerFactoryOptions {
   version?: string;
   /** Open sessions, for administrative tools. Default: none. */
   listSessions?: () => SessionSummary[];
+  /** Permissions in force, when configuration overrides the toolset's own. Default `toolset.policy`. */
+  policy?: ToolsetPolicy;
 }
 
 /** Builds one MCP server for one principal (a session, or a stateless request). */
@@ -26,11 +28,11 @@ export type ServerFactory = (authInfo: AuthInfo | undefined) => McpServer;
  * request) and the toolset's definitions.
  */
 export function createServerFactory(options: ServerFactoryOptions): ServerFactory {
-  const { toolset, hooks = {}, logger, name = 'mcp-guard', version = '0.1.0', listSessions = () => [] } = options;
+  const { toolset, hooks = {}, logger, name = 'mcp-guard', version = '0.1.0', listSessions = () => [], policy = toolset.policy } = options;
   const jsonSchemaValidator = new AjvJsonSchemaValidator();
   return (authInfo) => {
     const server = new McpServer({ name, version }, { jsonSchemaValidator, capabilities: { logging: {} } });
-    toolset.install(server, { authInfo, hooks, logger, listSessions });
+    toolset.install(server, { authInfo, hooks, logger, listSessions, policy });
     return server;
   };
 }

@@ -78,6 +78,8 @@ export interface InstallContext {
   hooks: McpHooks;
   logger: Logger | undefined;
   listSessions(): SessionSummary[];
+  /** The permissions in force (the toolset's own, with configured overrides). Default the toolset's policy. */
+  policy?: ToolsetPolicy;
 }
 
 /**
@@ -125,7 +127,8 @@ export class ToolError extends Error {
 export function installTools(server: McpServer, tools: readonly ToolDefinition[], context: InstallContext): void {
   const granted = context.authInfo?.scopes ?? [];
   for (const tool of tools) {
-    if (!hasPermission(granted, tool.permission)) continue;
+    const permission = context.policy?.tools[tool.name] ?? tool.permission;
+    if (!hasPermission(granted, permission)) continue;
     const config = {
       description: tool.description,
       ...(tool.title ? { title: tool.title } : {}),
