@@ -72,3 +72,16 @@ export const INITIALIZE = {
 
 /** Headers of a streamable-HTTP POST. */
 export const MCP_POST_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
+
+/** Reads the JSON-RPC messages of a response, whether it came as JSON or as an SSE stream. */
+export async function readRpc<T = Record<string, unknown>>(response: Response): Promise<T[]> {
+  const text = await response.text();
+  if ((response.headers.get('content-type') ?? '').includes('text/event-stream')) {
+    return text
+      .split('\n')
+      .filter((line) => line.startsWith('data: '))
+      .map((line) => JSON.parse(line.slice(6)) as T);
+  }
+  const parsed = JSON.parse(text) as T | T[];
+  return Array.isArray(parsed) ? parsed : [parsed];
+}
