@@ -145,6 +145,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     createServer,
     sessionIdleMs: config.mcp.sessionIdleMs,
     maxSessions: config.mcp.maxSessions,
+    jsonResponse: config.mcp.jsonResponse,
     logger,
     hooks: {
       async onSessionCreated(event) {

@@ -53,6 +53,8 @@ export interface GuardConfig {
     mode: 'stateful' | 'stateless';
     sessionIdleMs: number;
     maxSessions: number;
+    /** Answer POSTs with one JSON body instead of an SSE stream. */
+    jsonResponse: boolean;
     toolset: 'reference';
   };
   redis: { url: string | undefined; prefix: string };
@@ -188,6 +190,7 @@ export function buildConfig(
       mode: env.MCP_SESSION_MODE,
       sessionIdleMs: env.MCP_SESSION_IDLE_TIMEOUT,
       maxSessions: env.MCP_MAX_SESSIONS,
+      jsonResponse: env.MCP_JSON_RESPONSE,
       toolset: env.MCP_TOOLSET,
     },
     redis: { url: env.REDIS_URL, prefix: env.MCP_REDIS_PREFIX },
