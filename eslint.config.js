@@ -17,6 +17,9 @@ export default tseslint.config(
         setImmediate: 'readonly',
         URL: 'readonly',
         Buffer: 'readonly',
+        fetch: 'readonly',
+        Response: 'readonly',
+        AbortController: 'readonly',
       },
     },
     rules: {
