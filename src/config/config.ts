@@ -136,7 +136,8 @@ export function buildConfig(
     ...apiKeys.map((key, index): [string, string] => [`MCP_API_KEYS (entry ${index + 1})`, key.role]),
   ];
   for (const [variable, role] of roleUses) {
-    if (!Object.hasOwn(rbac.roles, role)) problems.push(`${variable}: unknown role "${role}" (known: ${Object.keys(rbac.roles).join(', ')})`);
+    if (!Object.hasOwn(rbac.roles, role))
+      problems.push(`${variable}: unknown role "${role}" (known: ${Object.keys(rbac.roles).join(', ')})`);
   }
   const hasCredentials = Boolean(env.MCP_AUTH_TOKEN) || apiKeys.length > 0;
   const sessionTokens = env.MCP_SESSION_TOKENS === 'auto' ? !hasCredentials : env.MCP_SESSION_TOKENS === 'true';

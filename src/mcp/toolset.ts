@@ -119,6 +119,19 @@ export class ToolError extends Error {
   }
 }
 
+// One object schema per tool shape, built once and shared by every server: the SDK would
+// otherwise wrap the raw shape in a new zod object per registration (per session) and again
+// per tools/call, which costs tens of kilobytes per idle session and time per request.
+const objectSchemas = new WeakMap<z.ZodRawShape, z.ZodObject>();
+function objectSchemaOf(shape: z.ZodRawShape): z.ZodObject {
+  let schema = objectSchemas.get(shape);
+  if (!schema) {
+    schema = z.object(shape);
+    objectSchemas.set(shape, schema);
+  }
+  return schema;
+}
+
 /**
  * Registers the tools the principal may use, each wrapped so that its call is
  * timed, reported to `onToolCall` (awaited: the audit event is written before
@@ -132,7 +145,7 @@ export function installTools(server: McpServer, tools: readonly ToolDefinition[]
     const config = {
       description: tool.description,
       ...(tool.title ? { title: tool.title } : {}),
-      ...(tool.inputSchema ? { inputSchema: tool.inputSchema } : {}),
+      ...(tool.inputSchema ? { inputSchema: objectSchemaOf(tool.inputSchema) } : {}),
       ...(tool.annotations ? { annotations: tool.annotations } : {}),
     };
     server.registerTool(tool.name, config, async (...params: unknown[]) => {
