@@ -45,14 +45,15 @@ export function extractCredential(req: Request, maxLength: number): Extracted {
   if (authorization !== undefined && apiKey !== undefined) {
     return { error: new GuardError(ErrorCode.InvalidRequest, 'Send one credential, not both Authorization and X-API-Key') };
   }
-  const invalid = { error: new GuardError(ErrorCode.InvalidToken, 'The access token is invalid') };
+  // Built only on failure: an Error captures a stack trace, too costly for every request.
+  const invalid = () => ({ error: new GuardError(ErrorCode.InvalidToken, 'The access token is invalid') });
   if (authorization !== undefined) {
-    if (authorization.length > maxLength + 7) return invalid;
+    if (authorization.length > maxLength + 7) return invalid();
     const match = BEARER.exec(authorization);
-    return match ? { credential: { source: 'authorization', value: match[1]! } } : invalid;
+    return match ? { credential: { source: 'authorization', value: match[1]! } } : invalid();
   }
   if (apiKey !== undefined) {
-    if (typeof apiKey !== 'string' || apiKey.length > maxLength || !API_KEY.test(apiKey)) return invalid;
+    if (typeof apiKey !== 'string' || apiKey.length > maxLength || !API_KEY.test(apiKey)) return invalid();
     return { credential: { source: 'x-api-key', value: apiKey } };
   }
   return undefined;
