@@ -11,7 +11,10 @@ export function startProcess(script, env = {}, args = []) {
   });
   const lines = [];
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} did not start:\n${lines.join('\n')}`)), 15_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${script} did not start:\n${lines.join('\n')}`));
+    }, 15_000);
     const onLine = (line) => {
       lines.push(line);
       const plain = /^listening (http:\/\/\S+)$/.exec(line);
