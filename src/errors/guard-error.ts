@@ -8,6 +8,8 @@ export interface GuardErrorDetails {
   scope?: string;
   /** Extra response headers, already safe to send (for example `RateLimit`). */
   headers?: Record<string, string>;
+  /** Why a credential was refused (`expired`, `revoked`, ...): for the audit log and metrics only, never sent. */
+  reason?: string;
 }
 
 /**
