@@ -3,7 +3,8 @@ import { createJsonlAuditLogger } from './audit/jsonl-writer.js';
 import { createNullAuditLogger, type AuditLogger } from './audit/types.js';
 import type { GuardConfig } from './config/config.js';
 import { allowedHostsOf } from './config/to-options.js';
-import { Permission } from './core/permissions.js';
+import { BUILT_IN_ROLES, Permission } from './core/permissions.js';
+import { createCredentials } from './credentials/setup.js';
 import { principalOf } from './core/principal.js';
 import { describeError } from './logging/redact.js';
 import { createSilentLogger, type Logger } from './logging/logger.js';
@@ -48,6 +49,8 @@ export interface GuardApp {
    * then every MCP session and its SSE stream is closed.
    */
   drain(deadline: number): Promise<void>;
+  /** Re-reads the API key store (SIGHUP). */
+  reloadCredentials(): void;
   /** Second half: flushes and closes the audit log, releases the stores. */
   close(): Promise<void>;
   /** `drain` then `close` (for embedding and tests). */
@@ -163,12 +166,24 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     void endpoint.closeSessionsOf(principalId);
   });
 
+  const credentials = await createCredentials(config.credentials, {
+    store,
+    audit,
+    metrics,
+    logger,
+    resolveRole: (role) => (Object.hasOwn(BUILT_IN_ROLES, role) ? BUILT_IN_ROLES[role] : undefined),
+    publicUrl: config.server.publicUrl,
+    mcpPath: config.mcp.path,
+  });
   const stack = createSecurityStack({
     auth: {
       ...(config.auth.token ? { token: config.auth.token, tokenRole: config.auth.tokenRole } : {}),
       apiKeys: config.auth.apiKeys,
       ...(sessionTokens ? { sessionTokens } : {}),
+      verifiers: credentials.verifiers,
+      ...(credentials.lockout ? { lockout: credentials.lockout, keyIdOf: credentials.keyIdOf } : {}),
     },
+    challenge: credentials.challenge,
     tools: toolset.policy.tools,
     prompts: toolset.policy.prompts,
     corsOrigins: config.http.corsOrigins,
@@ -208,6 +223,8 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
       },
     }),
   );
+
+  credentials.mount(app, stack.ipRateLimit);
 
   const streamGauge = (kind: string) => (delta: 1 | -1) => metrics.openStreams.inc({ kind }, delta);
   if (sessionTokens) {
@@ -276,6 +293,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
   };
   const close = async (): Promise<void> => {
     unsubscribe();
+    await credentials.close();
     await audit.close();
     await store.shutdown();
   };
@@ -291,6 +309,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
       phase = 'ready';
     },
     drain,
+    reloadCredentials: () => credentials.reload(),
     close,
     async shutdown(timeoutMs = 5000) {
       await drain(Date.now() + timeoutMs);

@@ -9,7 +9,8 @@ import { createAuthenticate } from './middleware/auth/authenticate.js';
 import { createSessionTokenVerifier } from './middleware/auth/session-token.js';
 import { createStaticApiKeyVerifier } from './middleware/auth/static-api-keys.js';
 import { createStaticTokenVerifier } from './middleware/auth/static-token.js';
-import type { CredentialVerifier, RoleResolver } from './middleware/auth/verifier.js';
+import type { Credential, CredentialVerifier, RoleResolver } from './middleware/auth/verifier.js';
+import type { Lockout } from './credentials/lockout.js';
 import { createAuthorize } from './middleware/authorize.js';
 import { createBodyParser } from './middleware/body.js';
 import { createCors } from './middleware/cors.js';
@@ -35,6 +36,10 @@ export interface SecurityStackOptions {
     sessionTokens?: SessionTokenStore;
     /** More verifiers, tried after the built-in ones (for example JWT). */
     verifiers?: CredentialVerifier[];
+    /** Brute-force lockout checked before and fed after verification. Default none. */
+    lockout?: Lockout;
+    /** The key id a credential names, for per-key lockout. */
+    keyIdOf?: (credential: Credential) => string | undefined;
   };
   /** Role name to permissions. Default the built-in roles. */
   roles?: RoleMap;
@@ -117,7 +122,13 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
   const rateLimit = options.rateLimit ?? { limit: 300, windowMs: 60_000 };
   const ipRateLimit = rateLimit === false ? [] : [createIpRateLimit({ ...rateLimit, audit, ...(metrics ? { metrics } : {}) })];
   const bodyParser = createBodyParser(options.body ?? {});
-  const authenticate = createAuthenticate({ verifiers, audit, metrics, ...(logger ? { logger } : {}) });
+  const authenticate = createAuthenticate({
+    verifiers,
+    audit,
+    metrics,
+    ...(logger ? { logger } : {}),
+    ...(auth.lockout ? { lockout: auth.lockout, ...(auth.keyIdOf ? { keyIdOf: auth.keyIdOf } : {}) } : {}),
+  });
   const authorize = createAuthorize({ tools: options.tools, ...(options.prompts ? { prompts: options.prompts } : {}), audit, metrics });
   const handlerOptions = { ...(options.challenge ? { challenge: options.challenge } : {}), ...(logger ? { logger } : {}) };
   const rpcErrorHandler = createErrorHandler({ format: 'json-rpc', ...handlerOptions });
