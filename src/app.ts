@@ -174,6 +174,11 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     resolveRole: (role) => (Object.hasOwn(BUILT_IN_ROLES, role) ? BUILT_IN_ROLES[role] : undefined),
     publicUrl: config.server.publicUrl,
     mcpPath: config.mcp.path,
+  }).catch(async (error: unknown) => {
+    // Start-up failed (an unsafe key store, a bad key): release what was opened, then report.
+    unsubscribe();
+    await Promise.allSettled([audit.close(), store.shutdown()]);
+    throw error;
   });
   const stack = createSecurityStack({
     auth: {
