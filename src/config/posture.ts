@@ -62,7 +62,8 @@ export function describePosture(config: GuardConfig): Posture {
   if ((jwt.secret || jwt.publicKeyFile || jwt.jwksUri) && jwt.audience.length === 0) {
     warnings.push({
       code: 'MCPG_JWT_NO_AUDIENCE',
-      message: 'JWTs are accepted without an audience check: a token issued for another resource is accepted. Set MCP_JWT_AUDIENCE or MCP_PUBLIC_URL.',
+      message:
+        'JWTs are accepted without an audience check: a token issued for another resource is accepted. Set MCP_JWT_AUDIENCE or MCP_PUBLIC_URL.',
     });
   }
   if (!config.audit.enabled) {

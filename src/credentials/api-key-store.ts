@@ -75,7 +75,12 @@ const DUMMY_DIGEST = Buffer.alloc(32);
  * hash is always computed and compared (against a dummy for unknown ids), and
  * the status checks come after, so timing does not tell which part failed.
  */
-export function checkApiKey(candidate: string, loaded: LoadedKey | undefined, ip: string | undefined, now = Date.now()): { ok: true } | { ok: false; reason: ApiKeyFailure } {
+export function checkApiKey(
+  candidate: string,
+  loaded: LoadedKey | undefined,
+  ip: string | undefined,
+  now = Date.now(),
+): { ok: true } | { ok: false; reason: ApiKeyFailure } {
   const probe = createHash('sha256').update(candidate, 'utf8').digest();
   const matches = timingSafeEqual(probe, loaded?.digest ?? DUMMY_DIGEST);
   if (!loaded) return { ok: false, reason: 'unknown_key' };
@@ -85,7 +90,8 @@ export function checkApiKey(candidate: string, loaded: LoadedKey | undefined, ip
   if (loaded.allowed) {
     const address = ip?.startsWith('::ffff:') ? ip.slice(7) : ip;
     const family = address ? isIP(address) : 0;
-    if (!address || family === 0 || !loaded.allowed.check(address, family === 4 ? 'ipv4' : 'ipv6')) return { ok: false, reason: 'ip_not_allowed' };
+    if (!address || family === 0 || !loaded.allowed.check(address, family === 4 ? 'ipv4' : 'ipv6'))
+      return { ok: false, reason: 'ip_not_allowed' };
   }
   return { ok: true };
 }

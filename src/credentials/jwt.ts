@@ -71,7 +71,9 @@ const optionsSchema = z.strictObject({
   issuer: z.string().min(1).optional(),
   audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
   clockSkewSec: z.number().int().min(0).max(300).optional(),
-  claims: z.strictObject({ role: z.string().min(1).optional(), permissions: z.string().min(1).optional(), tenant: z.string().min(1).optional() }).optional(),
+  claims: z
+    .strictObject({ role: z.string().min(1).optional(), permissions: z.string().min(1).optional(), tenant: z.string().min(1).optional() })
+    .optional(),
 });
 
 const payloadSchema = z.looseObject({
@@ -199,7 +201,8 @@ export interface GenerateTokenOptions {
  * @example const { token } = generateToken({ secret, subject: 'ci', role: 'operator', ttlSec: 12 * 3600 });
  */
 export function generateToken(options: GenerateTokenOptions): { token: string; expiresAt: number; tokenId: string } {
-  if (typeof options.secret !== 'string' || options.secret.length < 32) throw new TypeError('generateToken: secret must be at least 32 characters');
+  if (typeof options.secret !== 'string' || options.secret.length < 32)
+    throw new TypeError('generateToken: secret must be at least 32 characters');
   if (!Number.isInteger(options.ttlSec) || options.ttlSec < 1) throw new TypeError('generateToken: ttlSec must be a positive integer');
   const names = { role: 'role', permissions: 'scope', tenant: 'tenant', ...options.claims };
   const tokenId = randomUUID();

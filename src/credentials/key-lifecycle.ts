@@ -23,7 +23,11 @@ export function hashApiKey(key: string): string {
 export type KeySummary = Omit<StoredKey, 'hash'> & { status: 'active' | 'expired' | 'revoked' };
 
 /** Adds a key; returns the new data and the key (to be shown once). */
-export function addKey(data: KeyStoreData, spec: NewKeySpec, now = Date.now()): { data: KeyStoreData; result: { key: string; record: StoredKey } } {
+export function addKey(
+  data: KeyStoreData,
+  spec: NewKeySpec,
+  now = Date.now(),
+): { data: KeyStoreData; result: { key: string; record: StoredKey } } {
   const generated = generateApiKey(spec.environment ?? 'live');
   const record: StoredKey = {
     id: generated.id,

@@ -53,7 +53,9 @@ export function readKeyStoreFile(path: string, allowMissing = false): KeyStoreDa
     throw new KeyStoreError('The API key store file cannot be read');
   }
   if ((mode & 0o077) !== 0) {
-    throw new KeyStoreError(`The API key store file is accessible by other users (mode ${(mode & 0o777).toString(8)}); run chmod 600 on it`);
+    throw new KeyStoreError(
+      `The API key store file is accessible by other users (mode ${(mode & 0o777).toString(8)}); run chmod 600 on it`,
+    );
   }
   let raw: unknown;
   try {

@@ -55,11 +55,14 @@ const optionsSchema = z.strictObject({
  * @example const lockout = createLockout({ store, maxAttempts: 5, windowMs: 15 * 60_000, lockoutMs: 30 * 60_000 });
  */
 export function createLockout(options: LockoutOptions): Lockout {
-  const { store, maxAttempts = 5, windowMs = 15 * 60_000, lockoutMs = 30 * 60_000, prefix = 'lockout:', now = Date.now } = parseOptions(
-    'createLockout',
-    optionsSchema,
-    options,
-  );
+  const {
+    store,
+    maxAttempts = 5,
+    windowMs = 15 * 60_000,
+    lockoutMs = 30 * 60_000,
+    prefix = 'lockout:',
+    now = Date.now,
+  } = parseOptions('createLockout', optionsSchema, options);
   const subjectsOf = (subjects: LockoutSubjects): Array<[LockState['subject'], string]> => [
     ...(subjects.ip ? [['ip', subjects.ip] as [LockState['subject'], string]] : []),
     ...(subjects.keyId ? [['key', subjects.keyId] as [LockState['subject'], string]] : []),

@@ -78,7 +78,12 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
   }
   const lockout =
     config.lockout.maxAttempts > 0
-      ? createLockout({ store, maxAttempts: config.lockout.maxAttempts, windowMs: config.lockout.windowMs, lockoutMs: config.lockout.lockoutMs })
+      ? createLockout({
+          store,
+          maxAttempts: config.lockout.maxAttempts,
+          windowMs: config.lockout.windowMs,
+          lockoutMs: config.lockout.lockoutMs,
+        })
       : undefined;
   const discovery = createProtectedResourceMetadata({
     ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}),

@@ -64,13 +64,23 @@ const optionsSchema = z.strictObject({
  * API key is still active, so revoking the key ends its refresh chain at once.
  */
 export function createTokenService(options: TokenServiceOptions): TokenService {
-  const { keys, refreshTokens, revocations, resolveRole, secret, issuer, audience, accessTokenTtlSec = 900 } = parseOptions(
-    'createTokenService',
-    optionsSchema,
-    options,
-  );
+  const {
+    keys,
+    refreshTokens,
+    revocations,
+    resolveRole,
+    secret,
+    issuer,
+    audience,
+    accessTokenTtlSec = 900,
+  } = parseOptions('createTokenService', optionsSchema, options);
 
-  const mint = async (record: StoredKey, family: string | undefined, refreshToken: string | undefined, scope?: string): Promise<GrantResult> => {
+  const mint = async (
+    record: StoredKey,
+    family: string | undefined,
+    refreshToken: string | undefined,
+    scope?: string,
+  ): Promise<GrantResult> => {
     const granted = resolveRole(record.role);
     if (!granted) return { ok: false, error: 'invalid_client', reason: 'unknown_role', keyId: record.id };
     const allowed = record.permissions ?? granted;
@@ -78,10 +88,14 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     if (scope !== undefined) {
       const requested = scope.split(' ').filter(Boolean);
       const fits = (permission: string) => allowed.includes('*') || allowed.includes(permission);
-      if (requested.length === 0 || !requested.every(fits)) return { ok: false, error: 'invalid_scope', reason: 'scope_not_granted', keyId: record.id };
+      if (requested.length === 0 || !requested.every(fits))
+        return { ok: false, error: 'invalid_scope', reason: 'scope_not_granted', keyId: record.id };
       permissions = requested;
     }
-    const issued = refreshToken && family ? { token: refreshToken, family } : await refreshTokens.issue({ keyId: record.id, ...(scope !== undefined ? { scope } : {}) });
+    const issued =
+      refreshToken && family
+        ? { token: refreshToken, family }
+        : await refreshTokens.issue({ keyId: record.id, ...(scope !== undefined ? { scope } : {}) });
     const { token } = generateToken({
       secret,
       subject: `key:${record.id}`,
@@ -112,14 +126,26 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       const parsed = parseApiKey(clientSecret);
       const loaded = parsed ? keys.lookup(parsed.id) : undefined;
       const checked = checkApiKey(clientSecret, loaded, ip);
-      if (!checked.ok) return { ok: false, error: 'invalid_client', reason: parsed ? checked.reason : 'malformed', ...(parsed ? { keyId: parsed.id } : {}) };
+      if (!checked.ok)
+        return {
+          ok: false,
+          error: 'invalid_client',
+          reason: parsed ? checked.reason : 'malformed',
+          ...(parsed ? { keyId: parsed.id } : {}),
+        };
       if (await isRevoked(parsed!.id)) return { ok: false, error: 'invalid_client', reason: 'revoked', keyId: parsed!.id };
       return mint(loaded!.record, undefined, undefined, scope);
     },
     async refresh(token) {
       const rotated = await refreshTokens.rotate(token);
       if (!rotated.ok) {
-        return { ok: false, error: 'invalid_grant', reason: rotated.reason, ...(rotated.grant ? { keyId: rotated.grant.keyId } : {}), ...(rotated.family ? { family: rotated.family } : {}) };
+        return {
+          ok: false,
+          error: 'invalid_grant',
+          reason: rotated.reason,
+          ...(rotated.grant ? { keyId: rotated.grant.keyId } : {}),
+          ...(rotated.family ? { family: rotated.family } : {}),
+        };
       }
       const loaded = keys.lookup(rotated.grant.keyId);
       if (!loaded || keyStatus(loaded.record) !== 'active' || (await isRevoked(rotated.grant.keyId))) {

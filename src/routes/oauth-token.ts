@@ -76,7 +76,14 @@ export function createOAuthTokenRoute(options: OAuthTokenRouteOptions): Router {
         const locked = lockout ? await lockout.check({ ip: req.ip, keyId }) : undefined;
         if (locked) {
           metrics?.credentialEvents.inc({ event, outcome: 'locked_out' });
-          await audit.record({ type: 'auth.failure', action, actor, context, outcome: { status: 'denied', code: 'locked_out' }, details: { reason: `locked_${locked.subject}` } });
+          await audit.record({
+            type: 'auth.failure',
+            action,
+            actor,
+            context,
+            outcome: { status: 'denied', code: 'locked_out' },
+            details: { reason: `locked_${locked.subject}` },
+          });
           return oauthError(res, 429, 'slow_down', 'Too many failed attempts; try again later', Math.ceil(locked.retryAfterMs / 1000));
         }
         let result: GrantResult;
@@ -102,11 +109,19 @@ export function createOAuthTokenRoute(options: OAuthTokenRouteOptions): Router {
           if (lockout && result.error !== 'invalid_scope') {
             for (const lock of await lockout.recordFailure({ ip: req.ip, keyId: result.error === 'invalid_client' ? keyId : undefined })) {
               metrics?.lockouts.inc({ subject: lock.subject });
-              await audit.record({ type: 'auth.lockout', action, actor, context, outcome: { status: 'denied', code: 'locked_out' }, details: { subject: lock.subject } });
+              await audit.record({
+                type: 'auth.lockout',
+                action,
+                actor,
+                context,
+                outcome: { status: 'denied', code: 'locked_out' },
+                details: { subject: lock.subject },
+              });
             }
           }
           if (result.error === 'invalid_client') return oauthError(res, 401, 'invalid_client', 'Client authentication failed');
-          if (result.error === 'invalid_scope') return oauthError(res, 400, 'invalid_scope', 'The requested scope is not granted to this client');
+          if (result.error === 'invalid_scope')
+            return oauthError(res, 400, 'invalid_scope', 'The requested scope is not granted to this client');
           return oauthError(res, 400, 'invalid_grant', 'The refresh token is invalid, expired or revoked');
         }
         const issued = result.tokens;

@@ -23,7 +23,10 @@ export interface ProtectedResourceMetadataOptions {
 
 const optionsSchema = z.strictObject({
   publicUrl: z.url({ protocol: /^https?$/ }).optional(),
-  resourcePath: z.string().regex(/^\/[A-Za-z0-9/_-]*$/).optional(),
+  resourcePath: z
+    .string()
+    .regex(/^\/[A-Za-z0-9/_-]*$/)
+    .optional(),
   authorizationServers: z.array(z.url({ protocol: /^https?$/ })).optional(),
   scopes: z.array(z.string().min(1)).optional(),
   resourceName: z.string().min(1).max(128).optional(),
@@ -49,11 +52,13 @@ export interface ProtectedResourceMetadata {
  * app.get(prm.paths, prm.handler);
  */
 export function createProtectedResourceMetadata(options: ProtectedResourceMetadataOptions = {}): ProtectedResourceMetadata {
-  const { publicUrl, resourcePath = '/mcp', authorizationServers = [], scopes = [], resourceName = 'mcp-guard' } = parseOptions(
-    'createProtectedResourceMetadata',
-    optionsSchema,
-    options,
-  );
+  const {
+    publicUrl,
+    resourcePath = '/mcp',
+    authorizationServers = [],
+    scopes = [],
+    resourceName = 'mcp-guard',
+  } = parseOptions('createProtectedResourceMetadata', optionsSchema, options);
   const fixedBase = publicUrl?.replace(/\/+$/, '');
   const baseOf = (req: Request): string => fixedBase ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
   const metadataUrl = (req: Request): string => `${baseOf(req)}${PROTECTED_RESOURCE_PATH}${resourcePath}`;

@@ -44,7 +44,10 @@ describe('the key lifecycle', () => {
     expect(checkApiKey(wrong, loaded, '127.0.0.1', now)).toEqual({ ok: false, reason: 'mismatch' });
     expect(checkApiKey(created.result.key, loaded, '127.0.0.1', now + 60_000)).toEqual({ ok: false, reason: 'expired' });
     const revoked = revokeKey(created.data, record.id, now).result;
-    expect(checkApiKey(created.result.key, { record: revoked, digest: loaded.digest }, '127.0.0.1', now)).toEqual({ ok: false, reason: 'revoked' });
+    expect(checkApiKey(created.result.key, { record: revoked, digest: loaded.digest }, '127.0.0.1', now)).toEqual({
+      ok: false,
+      reason: 'revoked',
+    });
   });
 
   it('honours the rotation overlap window and gives the new key the same role', () => {

@@ -37,7 +37,11 @@ export function auditEvents(dir: string): Array<{ type: string; outcome: { code?
 
 /** Posts a form to the token endpoint. */
 export function tokenRequest(url: string, form: Record<string, string>): Promise<Response> {
-  return fetch(`${url}/oauth/token`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+  return fetch(`${url}/oauth/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form).toString(),
+  });
 }
 
 /** Waits until `check` is true or `timeoutMs` passes. */

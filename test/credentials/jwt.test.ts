@@ -27,12 +27,22 @@ function unsigned(payload: object): string {
 }
 
 describe('the JWT validator', () => {
-  const validate = createJwtValidator({ secret: SECRET, publicKey: publicPem, issuer: 'https://auth.test', audience: 'https://mcp.test/mcp' });
+  const validate = createJwtValidator({
+    secret: SECRET,
+    publicKey: publicPem,
+    issuer: 'https://auth.test',
+    audience: 'https://mcp.test/mcp',
+  });
   const claims = { sub: 'alice', role: 'operator', iss: 'https://auth.test', aud: 'https://mcp.test/mcp' };
 
   it('accepts an HS256 token for this audience and reads role, scopes and tenant', async () => {
     const token = jwt.sign({ ...claims, scope: 'tools:list kv:read', tenant: 'acme' }, SECRET, { algorithm: 'HS256', expiresIn: 60 });
-    await expect(validate(token)).resolves.toMatchObject({ subject: 'alice', role: 'operator', permissions: ['tools:list', 'kv:read'], tenant: 'acme' });
+    await expect(validate(token)).resolves.toMatchObject({
+      subject: 'alice',
+      role: 'operator',
+      permissions: ['tools:list', 'kv:read'],
+      tenant: 'acme',
+    });
   });
 
   it('accepts an RS256 token signed with the private key', async () => {
@@ -80,12 +90,22 @@ describe('the JWT validator', () => {
 
   it('reads role, scopes and tenant from configured claims', async () => {
     const custom = createJwtValidator({ secret: SECRET, claims: { role: 'https://mcp/role', permissions: 'perms', tenant: 'org' } });
-    const token = jwt.sign({ sub: 'bob', 'https://mcp/role': 'viewer', perms: ['kv:read'], org: 'o1' }, SECRET, { algorithm: 'HS256', expiresIn: 60 });
+    const token = jwt.sign({ sub: 'bob', 'https://mcp/role': 'viewer', perms: ['kv:read'], org: 'o1' }, SECRET, {
+      algorithm: 'HS256',
+      expiresIn: 60,
+    });
     await expect(custom(token)).resolves.toMatchObject({ role: 'viewer', permissions: ['kv:read'], tenant: 'o1' });
   });
 
   it('accepts tokens from generateToken with the same secret, issuer and audience', async () => {
-    const { token } = generateToken({ secret: SECRET, subject: 'svc', role: 'viewer', ttlSec: 3600, issuer: 'https://auth.test', audience: 'https://mcp.test/mcp' });
+    const { token } = generateToken({
+      secret: SECRET,
+      subject: 'svc',
+      role: 'viewer',
+      ttlSec: 3600,
+      issuer: 'https://auth.test',
+      audience: 'https://mcp.test/mcp',
+    });
     await expect(validate(token)).resolves.toMatchObject({ subject: 'svc', role: 'viewer' });
   });
 

@@ -50,7 +50,13 @@ describe('a server with a lockout', () => {
     dir = tempDir();
     const path = join(dir.dir, 'keys.json');
     key = createStoreKey(path);
-    server = await startTestServer({ MCP_KEY_STORE: path, MCP_JWT_SECRET: JWT_SECRET, MCP_LOCKOUT_ATTEMPTS: '3', MCP_LOCKOUT_WINDOW: '1m', MCP_LOCKOUT_DURATION: '1s' });
+    server = await startTestServer({
+      MCP_KEY_STORE: path,
+      MCP_JWT_SECRET: JWT_SECRET,
+      MCP_LOCKOUT_ATTEMPTS: '3',
+      MCP_LOCKOUT_WINDOW: '1m',
+      MCP_LOCKOUT_DURATION: '1s',
+    });
   });
   afterAll(async () => {
     await server.stop();
@@ -59,7 +65,8 @@ describe('a server with a lockout', () => {
 
   it('lets successful requests through unhindered, refuses with 429 and Retry-After once locked, and lifts the lock', async () => {
     for (let i = 0; i < 5; i += 1) expect((await initialize(server.mcpUrl, { Authorization: `Bearer ${TEST_TOKEN}` })).status).toBe(200);
-    for (let i = 0; i < 3; i += 1) expect((await initialize(server.mcpUrl, { Authorization: 'Bearer wrong-token-0123456789abcdef' })).status).toBe(401);
+    for (let i = 0; i < 3; i += 1)
+      expect((await initialize(server.mcpUrl, { Authorization: 'Bearer wrong-token-0123456789abcdef' })).status).toBe(401);
     const locked = await initialize(server.mcpUrl, { Authorization: `Bearer ${TEST_TOKEN}` });
     expect(locked.status).toBe(429);
     expect(Number(locked.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);

@@ -46,7 +46,9 @@ describe('a server with a key store, JWTs and the token endpoint', () => {
   it('answers a bad token with error="invalid_token" and the metadata URL', async () => {
     const response = await initialize(server.mcpUrl, { Authorization: 'Bearer not-a-valid-token-at-all-0123456789' });
     expect(response.status).toBe(401);
-    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token", .*resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp"$/);
+    expect(response.headers.get('www-authenticate')).toMatch(
+      /^Bearer error="invalid_token", .*resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp"$/,
+    );
   });
 
   it('accepts a key-store key in X-API-Key and as a bearer token', async () => {
@@ -57,7 +59,13 @@ describe('a server with a key store, JWTs and the token endpoint', () => {
   it('accepts a JWT for this audience and refuses one for another resource', async () => {
     const ours = generateToken({ secret: JWT_SECRET, subject: 'svc', role: 'viewer', ttlSec: 60, audience: AUDIENCE }).token;
     expect((await initialize(server.mcpUrl, { Authorization: `Bearer ${ours}` })).status).toBe(200);
-    const theirs = generateToken({ secret: JWT_SECRET, subject: 'svc', role: 'viewer', ttlSec: 60, audience: 'https://other.test/mcp' }).token;
+    const theirs = generateToken({
+      secret: JWT_SECRET,
+      subject: 'svc',
+      role: 'viewer',
+      ttlSec: 60,
+      audience: 'https://other.test/mcp',
+    }).token;
     const refused = await initialize(server.mcpUrl, { Authorization: `Bearer ${theirs}` });
     expect(refused.status).toBe(401);
     expect(await refused.text()).not.toContain('audience');
@@ -86,7 +94,9 @@ describe('a server with a key store, JWTs and the token endpoint', () => {
   });
 
   it('rotates refresh tokens and revokes the whole family when a used one comes back', async () => {
-    const first = (await (await tokenRequest(server.url, { grant_type: 'client_credentials', client_secret: key.key })).json()) as { refresh_token: string };
+    const first = (await (await tokenRequest(server.url, { grant_type: 'client_credentials', client_secret: key.key })).json()) as {
+      refresh_token: string;
+    };
     const second = await tokenRequest(server.url, { grant_type: 'refresh_token', refresh_token: first.refresh_token });
     expect(second.status).toBe(200);
     const rotated = (await second.json()) as { refresh_token: string; access_token: string };

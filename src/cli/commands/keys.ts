@@ -90,7 +90,17 @@ async function run(args: string[], io: CliIo): Promise<number> {
     else {
       io.stdout(`${['ID', 'NAME', 'ENV', 'ROLE', 'TENANT', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED'].join('\t')}\n`);
       for (const key of keys) {
-        const row = [key.id, key.name, key.environment, key.role, key.tenant ?? '-', key.status, key.createdAt, key.expiresAt ?? 'never', key.lastUsedAt ?? 'never'];
+        const row = [
+          key.id,
+          key.name,
+          key.environment,
+          key.role,
+          key.tenant ?? '-',
+          key.status,
+          key.createdAt,
+          key.expiresAt ?? 'never',
+          key.lastUsedAt ?? 'never',
+        ];
         io.stdout(`${row.join('\t')}\n`);
       }
     }
@@ -99,7 +109,8 @@ async function run(args: string[], io: CliIo): Promise<number> {
 
   if (action === 'create') {
     if (!values.name || !values.role) throw new Error('create needs --name and --role');
-    if (!Object.hasOwn(BUILT_IN_ROLES, values.role)) throw new Error(`Unknown role "${values.role}" (${Object.keys(BUILT_IN_ROLES).join(', ')})`);
+    if (!Object.hasOwn(BUILT_IN_ROLES, values.role))
+      throw new Error(`Unknown role "${values.role}" (${Object.keys(BUILT_IN_ROLES).join(', ')})`);
     if (values.env !== undefined && values.env !== 'live' && values.env !== 'test') throw new Error('--env must be live or test');
     const cidrs = list(values.cidr);
     compileCidrs(cidrs);
@@ -115,7 +126,13 @@ async function run(args: string[], io: CliIo): Promise<number> {
         ...(ttlMs !== undefined ? { ttlMs } : {}),
       }),
     );
-    await recordAudit(io, { type: 'key.created', action: 'keys create', actor, outcome: { status: 'success' }, details: { keyId: record.id, name: record.name, role: record.role } });
+    await recordAudit(io, {
+      type: 'key.created',
+      action: 'keys create',
+      actor,
+      outcome: { status: 'success' },
+      details: { keyId: record.id, name: record.name, role: record.role },
+    });
     io.stdout(`Created API key ${record.id} (${record.name}, role ${record.role}). It is shown only now; store it safely:\n${key}\n`);
     return 0;
   }
@@ -126,7 +143,13 @@ async function run(args: string[], io: CliIo): Promise<number> {
     const record = updateKeyStoreFile(path, (data) => revokeKey(data, id));
     const ttlMs = record.expiresAt ? Date.parse(record.expiresAt) - Date.now() : MAX_REVOCATION_TTL_MS;
     const shared = await broadcastRevocation(io, id, ttlMs);
-    await recordAudit(io, { type: 'key.revoked', action: 'keys revoke', actor, outcome: { status: 'success' }, details: { keyId: id, shared } });
+    await recordAudit(io, {
+      type: 'key.revoked',
+      action: 'keys revoke',
+      actor,
+      outcome: { status: 'success' },
+      details: { keyId: id, shared },
+    });
     io.stdout(`Revoked API key ${id}${shared ? ' (announced to every replica through Redis)' : ''}.\n`);
     return 0;
   }
@@ -139,7 +162,9 @@ async function run(args: string[], io: CliIo): Promise<number> {
     outcome: { status: 'success' },
     details: { keyId: id, newKeyId: record.id, oldExpiresAt: old.expiresAt ?? null },
   });
-  io.stdout(`Rotated API key ${id} -> ${record.id}; the old key stays valid until ${old.expiresAt}. The new key is shown only now:\n${key}\n`);
+  io.stdout(
+    `Rotated API key ${id} -> ${record.id}; the old key stays valid until ${old.expiresAt}. The new key is shown only now:\n${key}\n`,
+  );
   return 0;
 }
 

@@ -20,7 +20,13 @@ export const tokenCommand: CliCommand = {
       const [action, ...rest] = args;
       const { values } = parseArgs({
         args: rest,
-        options: { sub: { type: 'string' }, role: { type: 'string' }, ttl: { type: 'string' }, tenant: { type: 'string' }, scope: { type: 'string' } },
+        options: {
+          sub: { type: 'string' },
+          role: { type: 'string' },
+          ttl: { type: 'string' },
+          tenant: { type: 'string' },
+          scope: { type: 'string' },
+        },
       });
       if (action !== 'issue' || !values.sub || (!values.role && !values.scope)) {
         io.stderr(USAGE);

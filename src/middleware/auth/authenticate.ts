@@ -73,11 +73,15 @@ export function extractCredential(req: Request, maxLength: number): Extracted {
  * @example router.use(createAuthenticate({ verifiers: [staticToken], audit }));
  */
 export function createAuthenticate(options: AuthenticateOptions): RequestHandler {
-  const { verifiers, audit, metrics, logger, maxCredentialLength = 8192, lockout, keyIdOf } = parseOptions(
-    'createAuthenticate',
-    optionsSchema,
-    options,
-  );
+  const {
+    verifiers,
+    audit,
+    metrics,
+    logger,
+    maxCredentialLength = 8192,
+    lockout,
+    keyIdOf,
+  } = parseOptions('createAuthenticate', optionsSchema, options);
 
   const verify = async (credential: Credential, req: Request): Promise<Principal> => {
     for (const verifier of verifiers) {
@@ -147,7 +151,11 @@ export function createAuthenticate(options: AuthenticateOptions): RequestHandler
             actor,
             context,
             outcome: { status: 'denied', code: ErrorCode.LockedOut },
-            details: { subject: lock.subject, ...(lock.subject === 'key' && keyId ? { keyId } : {}), lockoutSeconds: Math.ceil(lock.retryAfterMs / 1000) },
+            details: {
+              subject: lock.subject,
+              ...(lock.subject === 'key' && keyId ? { keyId } : {}),
+              lockoutSeconds: Math.ceil(lock.retryAfterMs / 1000),
+            },
           });
         }
       }

@@ -22,8 +22,12 @@ export const SCOPED_ROLE = 'scoped';
  * The permissions of a token: its role's, narrowed by its scopes when it has
  * both; only its scopes when it has no role. A token with neither grants nothing and is refused.
  */
-export function jwtPermissions(identity: JwtIdentity, resolveRole: RoleResolver): { role: string; permissions: readonly string[] } | undefined {
-  if (identity.role === undefined) return identity.permissions?.length ? { role: SCOPED_ROLE, permissions: identity.permissions } : undefined;
+export function jwtPermissions(
+  identity: JwtIdentity,
+  resolveRole: RoleResolver,
+): { role: string; permissions: readonly string[] } | undefined {
+  if (identity.role === undefined)
+    return identity.permissions?.length ? { role: SCOPED_ROLE, permissions: identity.permissions } : undefined;
   const granted = resolveRole(identity.role);
   if (!granted) return undefined;
   if (identity.permissions === undefined) return { role: identity.role, permissions: granted };
