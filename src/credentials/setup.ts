@@ -16,6 +16,7 @@ import { parseApiKey } from './api-key-format.js';
 import { openApiKeyStore, type ApiKeyStore } from './api-key-store.js';
 import { createJwksCache } from './jwks.js';
 import { createJwtValidator } from './jwt.js';
+import { keyStatus } from './key-lifecycle.js';
 import { createLockout, type Lockout } from './lockout.js';
 import { createRefreshTokenStore } from './refresh-tokens.js';
 import { createRevocationList } from './revocations.js';
@@ -58,8 +59,14 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
   if (config.keyStorePath) {
     keys = openApiKeyStore({
       path: config.keyStorePath,
-      onReload: (count) => logger.info('API key store reloaded', { keys: count }),
-      onError: (error) => logger.error('API key store unreadable; refusing every key until it is fixed', { error: describeError(error) }),
+      onReload: (count) => {
+        metrics.credentialEvents.inc({ event: 'keys.reloaded', outcome: 'success' });
+        logger.info('API key store reloaded', { keys: count });
+      },
+      onError: (error) => {
+        metrics.credentialEvents.inc({ event: 'keys.reloaded', outcome: 'failure' });
+        logger.error('API key store unreadable; refusing every key until it is fixed', { error: describeError(error) });
+      },
     });
     verifiers.push(createApiKeyStoreVerifier({ keys, revocations, resolveRole }));
   }
@@ -74,7 +81,14 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
       clockSkewSec: jwt.clockSkewSec,
       claims: jwt.claims,
     });
-    verifiers.push(createJwtVerifier({ validate, resolveRole }));
+    // Access tokens from /oauth/token name their API key (`key:<id>`): revoking the key ends them too.
+    const isRevoked = async (subject: string): Promise<boolean> => {
+      if (!subject.startsWith('key:')) return false;
+      const loaded = keys?.lookup(subject.slice(4));
+      if (loaded && keyStatus(loaded.record) !== 'active') return true;
+      return revocations.isRevoked(subject.slice(4));
+    };
+    verifiers.push(createJwtVerifier({ validate, resolveRole, isRevoked }));
   }
   const lockout =
     config.lockout.maxAttempts > 0

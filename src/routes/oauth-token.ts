@@ -35,7 +35,12 @@ function clientSecretOf(req: Request): string | undefined {
   if (basic) {
     const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    return colon === -1 ? undefined : decodeURIComponent(decoded.slice(colon + 1));
+    if (colon === -1) return undefined;
+    try {
+      return decodeURIComponent(decoded.slice(colon + 1));
+    } catch {
+      return undefined;
+    }
   }
   return field(req.body, 'client_secret');
 }

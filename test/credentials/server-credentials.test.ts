@@ -109,6 +109,25 @@ describe('a server with a key store, JWTs and the token endpoint', () => {
     expect(auditEvents(server.auditDir).some((event) => event.type === 'token.reuse_detected')).toBe(true);
   });
 
+  it('ends the access tokens of a key when the key is revoked', async () => {
+    const doomed = createStoreKey(storePath, { name: 'short-lived' });
+    expect(
+      await eventually(
+        async () => (await tokenRequest(server.url, { grant_type: 'client_credentials', client_secret: doomed.key })).status === 200,
+      ),
+    ).toBe(true);
+    const issued = (await (await tokenRequest(server.url, { grant_type: 'client_credentials', client_secret: doomed.key })).json()) as {
+      access_token: string;
+      refresh_token: string;
+    };
+    expect((await initialize(server.mcpUrl, { Authorization: `Bearer ${issued.access_token}` })).status).toBe(200);
+    updateKeyStoreFile(storePath, (data) => revokeKey(data, doomed.id));
+    expect(
+      await eventually(async () => (await initialize(server.mcpUrl, { Authorization: `Bearer ${issued.access_token}` })).status === 401),
+    ).toBe(true);
+    expect((await tokenRequest(server.url, { grant_type: 'refresh_token', refresh_token: issued.refresh_token })).status).toBe(400);
+  });
+
   it('refuses a revoked key with a reason in the audit log and none in the response', async () => {
     const doomed = createStoreKey(storePath, { name: 'doomed' });
     expect(await eventually(async () => (await initialize(server.mcpUrl, { 'X-API-Key': doomed.key })).status === 200)).toBe(true);

@@ -6,13 +6,19 @@ import { ErrorCode } from '../../errors/codes.js';
 import { GuardError } from '../../errors/guard-error.js';
 import type { CredentialVerifier, RoleResolver } from './verifier.js';
 
-const optionsSchema = z.strictObject({ validate: fn<(token: string) => Promise<JwtIdentity>>(), resolveRole: fn<RoleResolver>() });
+const optionsSchema = z.strictObject({
+  validate: fn<(token: string) => Promise<JwtIdentity>>(),
+  resolveRole: fn<RoleResolver>(),
+  isRevoked: fn<(subject: string) => Promise<boolean>>().optional(),
+});
 
 /** Options of {@link createJwtVerifier}. */
 export interface JwtVerifierOptions {
   /** The validator (see `createJwtValidator`). */
   validate: (token: string) => Promise<JwtIdentity>;
   resolveRole: RoleResolver;
+  /** Checked for each valid token's subject: true refuses it (a revoked API key's access tokens die with it). */
+  isRevoked?: (subject: string) => Promise<boolean>;
 }
 
 /** Role given to a token that carries scopes but no role. */
@@ -43,7 +49,7 @@ export function jwtPermissions(
  * @example createJwtVerifier({ validate: createJwtValidator({ secret, audience }), resolveRole })
  */
 export function createJwtVerifier(options: JwtVerifierOptions): CredentialVerifier {
-  const { validate, resolveRole } = parseOptions('createJwtVerifier', optionsSchema, options);
+  const { validate, resolveRole, isRevoked } = parseOptions('createJwtVerifier', optionsSchema, options);
   const refuse = (reason: string) => new GuardError(ErrorCode.InvalidToken, 'The access token is invalid', { reason });
   return {
     name: 'jwt',
@@ -55,6 +61,7 @@ export function createJwtVerifier(options: JwtVerifierOptions): CredentialVerifi
       } catch (error) {
         throw refuse(error instanceof JwtError ? error.reason : 'malformed');
       }
+      if (isRevoked && (await isRevoked(identity.subject))) throw refuse('revoked');
       const access = jwtPermissions(identity, resolveRole);
       if (!access) throw refuse('no_role');
       const principal: Principal = {
