@@ -5,7 +5,7 @@ import { createLockout } from '../../src/credentials/lockout.js';
 import { createRedisStore } from '../../src/stores/redis.js';
 import { REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
-import { createStoreKey, eventually, initialize } from './helpers.js';
+import { createStoreKey, eventually, initialize, JWT_SECRET, tokenRequest } from './helpers.js';
 
 describe('two replicas sharing Redis', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -22,13 +22,24 @@ describe('two replicas sharing Redis', () => {
     const pathB = join(dir.dir, 'b', 'keys.json');
     createStoreKey(pathB);
     copyFileSync(pathA, pathB);
-    const env = { REDIS_URL, MCP_REDIS_PREFIX: prefix, MCP_LOCKOUT_ATTEMPTS: '0' };
+    const env = { REDIS_URL, MCP_REDIS_PREFIX: prefix, MCP_LOCKOUT_ATTEMPTS: '0', MCP_JWT_SECRET: JWT_SECRET };
     first = await startTestServer({ ...env, MCP_KEY_STORE: pathA });
     second = await startTestServer({ ...env, MCP_KEY_STORE: pathB });
   });
   afterAll(async () => {
     await Promise.all([first.stop(), second.stop()]);
     dir.remove();
+  });
+
+  it('shares refresh-token families: a token rotated on one replica is reuse on the other', async () => {
+    const issued = (await (await tokenRequest(first.url, { grant_type: 'client_credentials', client_secret: key.key })).json()) as {
+      refresh_token: string;
+    };
+    const rotated = await tokenRequest(second.url, { grant_type: 'refresh_token', refresh_token: issued.refresh_token });
+    expect(rotated.status).toBe(200);
+    const next = ((await rotated.json()) as { refresh_token: string }).refresh_token;
+    expect((await tokenRequest(first.url, { grant_type: 'refresh_token', refresh_token: issued.refresh_token })).status).toBe(400);
+    expect((await tokenRequest(second.url, { grant_type: 'refresh_token', refresh_token: next })).status).toBe(400);
   });
 
   it('refuses a key on every replica within a second of keys revoke', async () => {
