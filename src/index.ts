@@ -85,8 +85,10 @@ export { addKey, revokeKey, rotateKey, summarizeKeys, hashApiKey } from './crede
 export type { NewKeySpec, KeySummary } from './credentials/key-lifecycle.js';
 export { createRevocationList } from './credentials/revocations.js';
 export type { RevocationList } from './credentials/revocations.js';
-export { createJwtValidator, generateToken, JwtError } from './credentials/jwt.js';
-export type { JwtValidatorOptions, JwtIdentity, JwtClaimNames, JwtFailure, GenerateTokenOptions } from './credentials/jwt.js';
+export { createJwtValidator, JwtError } from './credentials/jwt.js';
+export type { JwtValidatorOptions, JwtIdentity, JwtClaimNames, JwtFailure } from './credentials/jwt.js';
+export { generateToken } from './credentials/generate-token.js';
+export type { GenerateTokenOptions } from './credentials/generate-token.js';
 export { createJwksCache } from './credentials/jwks.js';
 export type { JwksCache, JwksCacheOptions } from './credentials/jwks.js';
 export { createLockout } from './credentials/lockout.js';

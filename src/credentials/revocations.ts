@@ -21,7 +21,9 @@ export function createRevocationList(state: StateStore, prefix = 'key-revoked:')
   return {
     async revoke(keyId, ttlMs) {
       await state.set(`${prefix}${keyId}`, '1', Math.min(Math.max(1000, ttlMs), MAX_REVOCATION_TTL_MS));
+      // The key's own sessions, and those opened with access tokens minted from it.
       await state.publish(PRINCIPAL_REVOKED_CHANNEL, `key:${keyId}`);
+      await state.publish(PRINCIPAL_REVOKED_CHANNEL, `jwt:key:${keyId}`);
     },
     async isRevoked(keyId) {
       return (await state.get(`${prefix}${keyId}`)) !== undefined;

@@ -5,7 +5,7 @@ import { parseApiKey } from './api-key-format.js';
 import { checkApiKey, type ApiKeyStore } from './api-key-store.js';
 import { keyStatus } from './key-lifecycle.js';
 import type { StoredKey } from './key-store-file.js';
-import { generateToken } from './jwt.js';
+import { generateToken } from './generate-token.js';
 import type { RefreshTokenStore } from './refresh-tokens.js';
 import type { RevocationList } from './revocations.js';
 

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { createJwksCache } from '../../src/credentials/jwks.js';
-import { createJwtValidator, generateToken, JwtError, type JwtFailure } from '../../src/credentials/jwt.js';
+import { generateToken } from '../../src/credentials/generate-token.js';
+import { createJwtValidator, JwtError, type JwtFailure } from '../../src/credentials/jwt.js';
 
 const SECRET = 'jwt-secret-0123456789abcdef0123456789abcdef';
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });

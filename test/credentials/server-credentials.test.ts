@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
 import { revokeKey } from '../../src/credentials/key-lifecycle.js';
 import { updateKeyStoreFile } from '../../src/credentials/key-store-file.js';
-import { generateToken } from '../../src/credentials/jwt.js';
+import { generateToken } from '../../src/credentials/generate-token.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 import { AUDIENCE, auditEvents, createStoreKey, eventually, initialize, JWT_SECRET, tokenRequest } from './helpers.js';
 

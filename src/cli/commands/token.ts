@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../../config/env-types.js';
 import { loadConfig } from '../../config/load.js';
-import { generateToken } from '../../credentials/jwt.js';
+import { generateToken } from '../../credentials/generate-token.js';
 import { describeError } from '../../logging/redact.js';
 import type { CliCommand } from '../command.js';
 
