@@ -41,7 +41,8 @@ export class KeyStoreError extends Error {
 
 /**
  * Reads the key-store file. Refuses a file that group or others may read or
- * write (mode must be 0600 or stricter) and a file that does not parse.
+ * write (mode must be 0600 or stricter), a directory they may write, and a
+ * file that does not parse.
  * A missing file reads as an empty store when `allowMissing` is set.
  */
 export function readKeyStoreFile(path: string, allowMissing = false): KeyStoreData {
@@ -56,6 +57,10 @@ export function readKeyStoreFile(path: string, allowMissing = false): KeyStoreDa
     throw new KeyStoreError(
       `The API key store file is accessible by other users (mode ${(mode & 0o777).toString(8)}); run chmod 600 on it`,
     );
+  }
+  // Whoever may write the directory may replace the file.
+  if ((statSync(dirname(path)).mode & 0o022) !== 0) {
+    throw new KeyStoreError('The directory of the API key store file is writable by other users; run chmod 700 on it');
   }
   let raw: unknown;
   try {

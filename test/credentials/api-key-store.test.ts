@@ -110,6 +110,14 @@ describe('the key-store file', () => {
     expect(() => openApiKeyStore({ path, watch: false })).toThrow(/chmod 600/);
   });
 
+  it('is refused when its directory is writable by other users', () => {
+    const path = join(dir.dir, 'keys.json');
+    writeKeyStoreFile(path, empty());
+    chmodSync(dir.dir, 0o777);
+    expect(() => readKeyStoreFile(path)).toThrow(/chmod 700/);
+    chmodSync(dir.dir, 0o700);
+  });
+
   it('is refused when it is malformed, without quoting it', () => {
     const path = join(dir.dir, 'keys.json');
     writeFileSync(path, '{"version":1,"keys":[{"secret":"mcpg_live_leak"}]}', { mode: 0o600 });
