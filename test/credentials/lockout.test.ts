@@ -78,5 +78,8 @@ describe('a server with a lockout', () => {
     expect(events.filter((event) => event.type === 'auth.lockout')).toHaveLength(1);
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect((await initialize(server.mcpUrl, { Authorization: `Bearer ${TEST_TOKEN}` })).status).toBe(200);
+    const metrics = await (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${TEST_TOKEN}` } })).text();
+    expect(metrics).toMatch(/mcp_guard_lockouts_total\{subject="ip"\} 1/);
+    expect(metrics).toMatch(/mcp_guard_credential_events_total\{event="token.issued",outcome="locked_out"\} 1/);
   });
 });

@@ -109,6 +109,15 @@ describe('a server with a key store, JWTs and the token endpoint', () => {
     expect(auditEvents(server.auditDir).some((event) => event.type === 'token.reuse_detected')).toBe(true);
   });
 
+  it('refuses an expired key with the reason in the audit log only', async () => {
+    const expired = createStoreKey(storePath, { name: 'expired', ttlMs: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const response = await initialize(server.mcpUrl, { 'X-API-Key': expired.key });
+    expect(response.status).toBe(401);
+    expect(await response.text()).not.toContain('expired');
+    expect(auditEvents(server.auditDir).some((event) => event.type === 'auth.failure' && event.details?.reason === 'expired')).toBe(true);
+  });
+
   it('ends the access tokens of a key when the key is revoked', async () => {
     const doomed = createStoreKey(storePath, { name: 'short-lived' });
     expect(
