@@ -77,6 +77,11 @@ export function createProtectedResourceMetadata(options: ProtectedResourceMetada
       });
     },
     metadataUrl,
-    challenge: (req: Request, error: GuardError) => bearerChallenge(error, { resource_metadata: metadataUrl(req) }),
+    // A 401 also names the scopes to ask for (MCP: SHOULD); a 403 names the missing one itself.
+    challenge: (req: Request, error: GuardError) =>
+      bearerChallenge(error, {
+        ...(error.status === 401 && scopes.length ? { scope: scopes.join(' ') } : {}),
+        resource_metadata: metadataUrl(req),
+      }),
   };
 }

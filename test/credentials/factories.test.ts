@@ -5,6 +5,8 @@ import { createTokenService } from '../../src/credentials/token-service.js';
 import { createJwtVerifier } from '../../src/middleware/auth/jwt.js';
 import { createProtectedResourceMetadata } from '../../src/routes/protected-resource-metadata.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
+import { ErrorCode } from '../../src/errors/codes.js';
+import { GuardError } from '../../src/errors/guard-error.js';
 
 describe('credential factories', () => {
   const store = createMemoryStore();
@@ -33,6 +35,14 @@ describe('credential factories', () => {
     const prm = { authorizationServers: ['https://auth.test'], scopes: ['tools:call'] };
     createProtectedResourceMetadata(prm);
     expect(prm).toEqual({ authorizationServers: ['https://auth.test'], scopes: ['tools:call'] });
+  });
+
+  it('name the configured scopes in a 401 challenge', () => {
+    const prm = createProtectedResourceMetadata({ publicUrl: 'https://mcp.test', scopes: ['tools:list', 'tools:call'] });
+    const challenge = prm.challenge({} as never, new GuardError(ErrorCode.Unauthenticated, 'Authentication required'));
+    expect(challenge).toBe(
+      'Bearer scope="tools:list tools:call", resource_metadata="https://mcp.test/.well-known/oauth-protected-resource/mcp"',
+    );
   });
 
   it('create a JWKS cache without fetching anything', () => {

@@ -88,7 +88,7 @@ export function createAuthenticate(options: AuthenticateOptions): RequestHandler
       const principal = await verifier.verify(credential, req);
       if (principal) return principal;
     }
-    throw new GuardError(ErrorCode.InvalidToken, 'The access token is invalid');
+    throw new GuardError(ErrorCode.InvalidToken, 'The access token is invalid', { reason: 'unrecognized' });
   };
 
   return async function authenticate(req, _res, next) {
