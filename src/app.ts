@@ -4,6 +4,7 @@ import { createNullAuditLogger, type AuditLogger } from './audit/types.js';
 import type { GuardConfig } from './config/config.js';
 import { allowedHostsOf } from './config/to-options.js';
 import { Permission } from './core/permissions.js';
+import { createCredentials } from './credentials/setup.js';
 import { principalOf } from './core/principal.js';
 import { describeError } from './logging/redact.js';
 import { createSilentLogger, type Logger } from './logging/logger.js';
@@ -51,6 +52,8 @@ export interface GuardApp {
    * then every MCP session and its SSE stream is closed.
    */
   drain(deadline: number): Promise<void>;
+  /** Re-reads the API key store (SIGHUP). */
+  reloadCredentials(): void;
   /** Second half: flushes and closes the audit log, releases the stores. */
   close(): Promise<void>;
   /** `drain` then `close` (for embedding and tests). */
@@ -190,12 +193,29 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     void endpoint.closeSessionsOf(principalId);
   });
 
+  const credentials = await createCredentials(config.credentials, {
+    store,
+    audit,
+    metrics,
+    logger,
+    resolveRole: (role) => (Object.hasOwn(config.rbac.roles, role) ? config.rbac.roles[role] : undefined),
+    publicUrl: config.server.publicUrl,
+    mcpPath: config.mcp.path,
+  }).catch(async (error: unknown) => {
+    // Start-up failed (an unsafe key store, a bad key): release what was opened, then report.
+    unsubscribe();
+    await Promise.allSettled([audit.close(), store.shutdown()]);
+    throw error;
+  });
   const stack = createSecurityStack({
     auth: {
       ...(config.auth.token ? { token: config.auth.token, tokenRole: config.auth.tokenRole } : {}),
       apiKeys: config.auth.apiKeys,
       ...(sessionTokens ? { sessionTokens } : {}),
+      verifiers: credentials.verifiers,
+      ...(credentials.lockout ? { lockout: credentials.lockout, keyIdOf: credentials.keyIdOf } : {}),
     },
+    challenge: credentials.challenge,
     roles: policy.roles,
     tools: policy.tools,
     prompts: policy.prompts,
@@ -234,6 +254,8 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
       },
     }),
   );
+
+  credentials.mount(app, stack.ipRateLimit);
 
   const streamGauge = (kind: string) => (delta: 1 | -1) => metrics.openStreams.inc({ kind }, delta);
   if (sessionTokens) {
@@ -302,6 +324,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
   };
   const close = async (): Promise<void> => {
     unsubscribe();
+    await credentials.close();
     await audit.close();
     await store.shutdown();
   };
@@ -317,6 +340,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
       phase = 'ready';
     },
     drain,
+    reloadCredentials: () => credentials.reload(),
     close,
     async shutdown(timeoutMs = 5000) {
       await drain(Date.now() + timeoutMs);

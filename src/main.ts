@@ -105,6 +105,8 @@ export async function runServer(env: NodeJS.ProcessEnv = process.env): Promise<v
         process.exit(1);
       });
   };
+  // SIGHUP re-reads the API key store (it is also watched for changes).
+  process.on('SIGHUP', () => running.guard.reloadCredentials());
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
 }

@@ -9,7 +9,8 @@ import { createAuthenticate } from './middleware/auth/authenticate.js';
 import { createSessionTokenVerifier } from './middleware/auth/session-token.js';
 import { createStaticApiKeyVerifier } from './middleware/auth/static-api-keys.js';
 import { createStaticTokenVerifier } from './middleware/auth/static-token.js';
-import type { CredentialVerifier, RoleResolver } from './middleware/auth/verifier.js';
+import type { Credential, CredentialVerifier, RoleResolver } from './middleware/auth/verifier.js';
+import type { Lockout } from './credentials/lockout.js';
 import { createAuthorize } from './middleware/authorize.js';
 import { createCredentialIpCheck } from './middleware/credential-ip.js';
 import { createBodyParser } from './middleware/body.js';
@@ -36,6 +37,10 @@ export interface SecurityStackOptions {
     sessionTokens?: SessionTokenStore;
     /** More verifiers, tried after the built-in ones (for example JWT). */
     verifiers?: CredentialVerifier[];
+    /** Brute-force lockout checked before and fed after verification. Default none. */
+    lockout?: Lockout;
+    /** The key id a credential names, for per-key lockout. */
+    keyIdOf?: (credential: Credential) => string | undefined;
   };
   /** Role name to permissions. Default the built-in roles. */
   roles?: RoleMap;
@@ -120,7 +125,13 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
   const rateLimit = options.rateLimit ?? { limit: 300, windowMs: 60_000 };
   const ipRateLimit = rateLimit === false ? [] : [createIpRateLimit({ ...rateLimit, audit, ...(metrics ? { metrics } : {}) })];
   const bodyParser = createBodyParser(options.body ?? {});
-  const verifyCredential = createAuthenticate({ verifiers, audit, metrics, ...(logger ? { logger } : {}) });
+  const verifyCredential = createAuthenticate({
+    verifiers,
+    audit,
+    metrics,
+    ...(logger ? { logger } : {}),
+    ...(auth.lockout ? { lockout: auth.lockout, ...(auth.keyIdOf ? { keyIdOf: auth.keyIdOf } : {}) } : {}),
+  });
   const credentialIpCheck = createCredentialIpCheck({ audit, metrics });
   // Authentication, then the credential's own address restriction (if it has one).
   const authenticate: RequestHandler = function authenticate(req, res, next) {

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import type { CliCommand, CliIo } from './command.js';
+import { keysCommand } from './commands/keys.js';
 import { serveCommand } from './commands/serve.js';
+import { tokenCommand } from './commands/token.js';
 
 /** Every command, in help order. Add new commands here. */
-const COMMANDS: CliCommand[] = [serveCommand];
+const COMMANDS: CliCommand[] = [serveCommand, keysCommand, tokenCommand];
 
 function usage(): string {
   const lines = COMMANDS.map((command) => `  ${command.name.padEnd(16)} ${command.summary}`);

@@ -14,6 +14,57 @@ export interface StaticApiKey {
   allowedCidrs?: string[];
 }
 
+/** API-key store, JWT, OAuth discovery, token endpoint and lockout settings. */
+export interface CredentialsConfig {
+  keyStorePath: string | undefined;
+  jwt: {
+    secret: string | undefined;
+    publicKeyFile: string | undefined;
+    jwksUri: string | undefined;
+    jwksRefetchMs: number;
+    issuer: string | undefined;
+    /** Accepted `aud` values; the first is put in tokens this server issues. Empty: not checked. */
+    audience: string[];
+    clockSkewSec: number;
+    claims: { role: string; permissions: string; tenant: string };
+  };
+  oauth: { authorizationServers: string[]; scopes: string[] };
+  tokenEndpoint: { enabled: boolean; accessTtlMs: number; refreshTtlMs: number };
+  /** `maxAttempts` 0 turns the lockout off. */
+  lockout: { maxAttempts: number; windowMs: number; lockoutMs: number };
+}
+
+/** The credentials part of the configuration. */
+export function buildCredentials(env: ParsedEnv, problems: string[]): CredentialsConfig {
+  const publicUrl = env.MCP_PUBLIC_URL?.replace(/\/+$/, '');
+  const audience = env.MCP_JWT_AUDIENCE.length ? env.MCP_JWT_AUDIENCE : publicUrl ? [`${publicUrl}${env.MCP_PATH}`] : [];
+  const canIssue = Boolean(env.MCP_KEY_STORE && env.MCP_JWT_SECRET);
+  if (env.MCP_TOKEN_ENDPOINT === 'true' && !canIssue) problems.push('MCP_TOKEN_ENDPOINT: needs MCP_KEY_STORE and MCP_JWT_SECRET');
+  for (const server of env.MCP_OAUTH_AUTHORIZATION_SERVERS) {
+    if (!/^https?:\/\/\S+$/.test(server)) problems.push('MCP_OAUTH_AUTHORIZATION_SERVERS: each entry must be an http(s) URL');
+  }
+  return {
+    keyStorePath: env.MCP_KEY_STORE,
+    jwt: {
+      secret: env.MCP_JWT_SECRET,
+      publicKeyFile: env.MCP_JWT_PUBLIC_KEY_FILE,
+      jwksUri: env.MCP_JWT_JWKS_URI,
+      jwksRefetchMs: env.MCP_JWT_JWKS_REFETCH_INTERVAL,
+      issuer: env.MCP_JWT_ISSUER,
+      audience,
+      clockSkewSec: Math.round(env.MCP_JWT_CLOCK_SKEW / 1000),
+      claims: { role: env.MCP_JWT_ROLE_CLAIM, permissions: env.MCP_JWT_SCOPE_CLAIM, tenant: env.MCP_JWT_TENANT_CLAIM },
+    },
+    oauth: { authorizationServers: env.MCP_OAUTH_AUTHORIZATION_SERVERS, scopes: env.MCP_OAUTH_SCOPES },
+    tokenEndpoint: {
+      enabled: env.MCP_TOKEN_ENDPOINT === 'auto' ? canIssue : env.MCP_TOKEN_ENDPOINT === 'true',
+      accessTtlMs: env.MCP_ACCESS_TOKEN_TTL,
+      refreshTtlMs: env.MCP_REFRESH_TOKEN_TTL,
+    },
+    lockout: { maxAttempts: env.MCP_LOCKOUT_ATTEMPTS, windowMs: env.MCP_LOCKOUT_WINDOW, lockoutMs: env.MCP_LOCKOUT_DURATION },
+  };
+}
+
 /** `false` (off), a hop count, or a list of trusted proxy addresses/CIDRs. */
 export type TrustProxySetting = false | true | number | string[];
 
@@ -60,6 +111,7 @@ export interface GuardConfig {
   redis: { url: string | undefined; prefix: string };
   /** Roles (built-in and from `MCP_RBAC_FILE`) and permission overrides for tools, prompts and resources. */
   rbac: RbacPolicy;
+  credentials: CredentialsConfig;
   /** True when no credential is configured: session tokens are the only way in. */
   devMode: boolean;
 }
@@ -139,7 +191,10 @@ export function buildConfig(
     if (!Object.hasOwn(rbac.roles, role))
       problems.push(`${variable}: unknown role "${role}" (known: ${Object.keys(rbac.roles).join(', ')})`);
   }
-  const hasCredentials = Boolean(env.MCP_AUTH_TOKEN) || apiKeys.length > 0;
+  const hasCredentials =
+    Boolean(env.MCP_AUTH_TOKEN) ||
+    apiKeys.length > 0 ||
+    Boolean(env.MCP_KEY_STORE || env.MCP_JWT_SECRET || env.MCP_JWT_PUBLIC_KEY_FILE || env.MCP_JWT_JWKS_URI);
   const sessionTokens = env.MCP_SESSION_TOKENS === 'auto' ? !hasCredentials : env.MCP_SESSION_TOKENS === 'true';
   const devMode = !hasCredentials;
 
@@ -196,6 +251,7 @@ export function buildConfig(
     },
     redis: { url: env.REDIS_URL, prefix: env.MCP_REDIS_PREFIX },
     rbac,
+    credentials: buildCredentials(env, problems),
     devMode,
   };
 }

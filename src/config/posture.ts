@@ -20,6 +20,9 @@ export function describePosture(config: GuardConfig): Posture {
   if (config.auth.token) methods.push('bearer-token');
   if (config.auth.apiKeys.length) methods.push(`api-keys(${config.auth.apiKeys.length})`);
   if (config.auth.sessionTokens.enabled) methods.push('session-tokens');
+  const { jwt, keyStorePath } = config.credentials;
+  if (keyStorePath) methods.push('key-store');
+  if (jwt.secret || jwt.publicKeyFile || jwt.jwksUri) methods.push('jwt');
   const hosts = allowedHostsOf(config);
   const warnings: PostureWarning[] = [];
   const loopback = isLoopbackHost(config.server.host);
@@ -55,6 +58,13 @@ export function describePosture(config: GuardConfig): Posture {
   }
   if (config.auth.metricsPublic) {
     warnings.push({ code: 'MCPG_METRICS_PUBLIC', message: 'MCP_METRICS_PUBLIC=true serves /metrics without authentication.' });
+  }
+  if ((jwt.secret || jwt.publicKeyFile || jwt.jwksUri) && jwt.audience.length === 0) {
+    warnings.push({
+      code: 'MCPG_JWT_NO_AUDIENCE',
+      message:
+        'JWTs are accepted without an audience check: a token issued for another resource is accepted. Set MCP_JWT_AUDIENCE or MCP_PUBLIC_URL.',
+    });
   }
   if (!config.audit.enabled) {
     warnings.push({ code: 'MCPG_AUDIT_OFF', message: 'MCP_AUDIT_ENABLED=false: no audit trail is written.' });

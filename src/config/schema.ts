@@ -35,6 +35,27 @@ export const envSchema = z.object({
   MCP_SESSION_TOKEN_ROLE: z.string().optional().default('operator'),
   MCP_METRICS_PUBLIC: envBool(false),
 
+  // Credentials
+  MCP_KEY_STORE: z.string().optional(),
+  MCP_JWT_SECRET: envSecret(32),
+  MCP_JWT_PUBLIC_KEY_FILE: z.string().optional(),
+  MCP_JWT_JWKS_URI: z.url({ protocol: /^https?$/ }).optional(),
+  MCP_JWT_JWKS_REFETCH_INTERVAL: envDuration(30_000, 1_000, 3_600_000),
+  MCP_JWT_ISSUER: z.string().optional(),
+  MCP_JWT_AUDIENCE: envList,
+  MCP_JWT_CLOCK_SKEW: envDuration(30_000, 0, 300_000),
+  MCP_JWT_ROLE_CLAIM: z.string().optional().default('role'),
+  MCP_JWT_SCOPE_CLAIM: z.string().optional().default('scope'),
+  MCP_JWT_TENANT_CLAIM: z.string().optional().default('tenant'),
+  MCP_OAUTH_AUTHORIZATION_SERVERS: envList,
+  MCP_OAUTH_SCOPES: envList,
+  MCP_TOKEN_ENDPOINT: z.enum(['auto', 'true', 'false']).optional().default('auto'),
+  MCP_ACCESS_TOKEN_TTL: envDuration(15 * 60_000, 10_000, 86_400_000),
+  MCP_REFRESH_TOKEN_TTL: envDuration(7 * 86_400_000, 60_000, 90 * 86_400_000),
+  MCP_LOCKOUT_ATTEMPTS: envInt(5, 0, 1000),
+  MCP_LOCKOUT_WINDOW: envDuration(15 * 60_000, 1_000, 86_400_000),
+  MCP_LOCKOUT_DURATION: envDuration(30 * 60_000, 1_000, 7 * 86_400_000),
+
   // Rate limits
   MCP_RATE_LIMIT: envInt(300, 1, 1_000_000),
   MCP_RATE_LIMIT_WINDOW: envDuration(60_000, 1_000, 3_600_000),
@@ -69,7 +90,7 @@ export type EnvInput = z.input<typeof envSchema>;
 export type ParsedEnv = z.output<typeof envSchema>;
 
 /** Variables that hold secrets: readable from `NAME_FILE`, never echoed. */
-export const SECRET_VARIABLES: readonly string[] = ['MCP_AUTH_TOKEN', 'MCP_API_KEYS', 'REDIS_URL'];
+export const SECRET_VARIABLES: readonly string[] = ['MCP_AUTH_TOKEN', 'MCP_API_KEYS', 'REDIS_URL', 'MCP_JWT_SECRET'];
 
 /** Variables read without the `MCP_` prefix, as fallbacks or by convention. */
 export const FALLBACK_VARIABLES: Readonly<Record<string, string>> = { PORT: 'MCP_PORT', HOST: 'MCP_HOST' };

@@ -13,6 +13,8 @@ export interface GuardErrorDetails {
    * (`null` for a message that was allowed but not run because the batch was refused).
    */
   batch?: ReadonlyArray<GuardError | null>;
+  /** Why a credential was refused (`expired`, `revoked`, ...): for the audit log and metrics only, never sent. */
+  reason?: string;
 }
 
 /**

@@ -25,6 +25,10 @@ export interface GuardMetrics {
   activeSessions: client.Gauge;
   openStreams: client.Gauge<'kind'>;
   sessionHijackAttempts: client.Counter;
+  /** Credential lifecycle: `event` is key.created, token.issued, token.reuse_detected, ...; `outcome` success or a reason. */
+  credentialEvents: client.Counter<'event' | 'outcome'>;
+  /** Lockouts engaged, by subject (`ip` or `key`). */
+  lockouts: client.Counter<'subject'>;
 }
 
 /**
@@ -105,6 +109,18 @@ export function createGuardMetrics(options: GuardMetricsOptions = {}): GuardMetr
     sessionHijackAttempts: new client.Counter({
       name: `${p}session_hijack_attempts_total`,
       help: 'Requests presenting an MCP session id owned by another principal',
+      registers,
+    }),
+    credentialEvents: new client.Counter({
+      name: `${p}credential_events_total`,
+      help: 'API-key and token lifecycle events, by event and outcome',
+      labelNames: ['event', 'outcome'],
+      registers,
+    }),
+    lockouts: new client.Counter({
+      name: `${p}lockouts_total`,
+      help: 'Brute-force lockouts engaged, by subject (ip or key)',
+      labelNames: ['subject'],
       registers,
     }),
   };

@@ -1,4 +1,5 @@
-import { BlockList, isIP } from 'node:net';
+import { BlockList } from 'node:net';
+import { addressAllowed, compileCidrs } from '../core/cidr.js';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AuditLogger } from '../audit/types.js';
@@ -20,26 +21,6 @@ export interface CredentialIpCheckOptions {
   metrics?: GuardMetrics;
 }
 
-/** Builds a BlockList from CIDRs (`10.0.0.0/8`, `2001:db8::/32`) and single addresses. */
-export function blockListOf(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const [address = '', prefix] = cidr.split('/');
-    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) list.addAddress(address, family);
-    else list.addSubnet(address, Number(prefix), family);
-  }
-  return list;
-}
-
-/** True when `ip` (as Express reports it, IPv4-mapped IPv6 included) is inside the list. */
-export function addressAllowed(list: BlockList, ip: string | undefined): boolean {
-  if (!ip) return false;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return list.check(mapped[1]!, 'ipv4') || list.check(ip, 'ipv6');
-  return list.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
-}
-
 /**
  * After authentication: a credential restricted to client addresses (a CIDR
  * list on an API key or in a token claim) is refused from anywhere else with
@@ -58,7 +39,7 @@ export function createCredentialIpCheck(options: CredentialIpCheckOptions): Requ
     let list = lists.get(principal);
     if (!list) {
       try {
-        list = blockListOf(principal.allowedCidrs);
+        list = compileCidrs(principal.allowedCidrs);
       } catch {
         list = new BlockList(); // an unusable list allows nothing (fail closed)
       }

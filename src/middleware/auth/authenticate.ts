@@ -1,7 +1,8 @@
 import type { Request, RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AuditLogger } from '../../audit/types.js';
-import { parseOptions, service } from '../../core/options.js';
+import type { Lockout } from '../../credentials/lockout.js';
+import { fn, parseOptions, service } from '../../core/options.js';
 import { toAuthInfo, type Principal } from '../../core/principal.js';
 import { ErrorCode } from '../../errors/codes.js';
 import { GuardError, isGuardError } from '../../errors/guard-error.js';
@@ -17,6 +18,8 @@ const optionsSchema = z.strictObject({
   metrics: service<GuardMetrics>().optional(),
   logger: service<Logger>().optional(),
   maxCredentialLength: z.number().int().min(64).max(16_384).optional(),
+  lockout: service<Lockout>().optional(),
+  keyIdOf: fn<(credential: Credential) => string | undefined>().optional(),
 });
 
 /** Options of {@link createAuthenticate}. */
@@ -28,6 +31,10 @@ export interface AuthenticateOptions {
   logger?: Logger;
   /** Longest credential looked at; longer ones are refused unread. Default 8192. */
   maxCredentialLength?: number;
+  /** Brute-force lockout: locked IPs and key ids are refused (429) before verification; failures are counted. */
+  lockout?: Lockout;
+  /** The key id a credential names (even a wrong one), for counting failures per key. */
+  keyIdOf?: (credential: Credential) => string | undefined;
 }
 
 // RFC 6750 b64token, and printable ASCII for API keys.
@@ -69,14 +76,22 @@ export function extractCredential(req: Request, maxLength: number): Extracted {
  * @example router.use(createAuthenticate({ verifiers: [staticToken], audit }));
  */
 export function createAuthenticate(options: AuthenticateOptions): RequestHandler {
-  const { verifiers, audit, metrics, logger, maxCredentialLength = 8192 } = parseOptions('createAuthenticate', optionsSchema, options);
+  const {
+    verifiers,
+    audit,
+    metrics,
+    logger,
+    maxCredentialLength = 8192,
+    lockout,
+    keyIdOf,
+  } = parseOptions('createAuthenticate', optionsSchema, options);
 
   const verify = async (credential: Credential, req: Request): Promise<Principal> => {
     for (const verifier of verifiers) {
       const principal = await verifier.verify(credential, req);
       if (principal) return principal;
     }
-    throw new GuardError(ErrorCode.InvalidToken, 'The access token is invalid');
+    throw new GuardError(ErrorCode.InvalidToken, 'The access token is invalid', { reason: 'unrecognized' });
   };
 
   return async function authenticate(req, _res, next) {
@@ -89,6 +104,13 @@ export function createAuthenticate(options: AuthenticateOptions): RequestHandler
       failure = extracted.error;
     } else {
       try {
+        const locked = lockout ? await lockout.check({ ip: req.ip, keyId: keyIdOf?.(extracted.credential) }) : undefined;
+        if (locked) {
+          throw new GuardError(ErrorCode.LockedOut, 'Too many failed attempts; try again later', {
+            retryAfter: Math.ceil(locked.retryAfterMs / 1000),
+            reason: `locked_${locked.subject}`,
+          });
+        }
         principal = await verify(extracted.credential, req);
       } catch (error) {
         if (!isGuardError(error)) logger?.error('credential verification failed', { error: describeError(error) });
@@ -110,16 +132,36 @@ export function createAuthenticate(options: AuthenticateOptions): RequestHandler
         });
         return next();
       }
-      metrics?.authAttempts.inc({ method, outcome: failure!.code });
+      const reason = failure!.details.reason;
+      metrics?.authAttempts.inc({ method, outcome: reason ?? failure!.code });
       const { actor, context } = requestActor(req);
+      const action = `${req.method} ${req.baseUrl}${req.path}`.slice(0, 256);
       await audit.record({
         type: 'auth.failure',
-        action: `${req.method} ${req.baseUrl}${req.path}`.slice(0, 256),
+        action,
         actor,
         context,
         outcome: { status: 'failure', code: failure!.code },
-        details: { source: method },
+        details: { source: method, ...(reason ? { reason } : {}) },
       });
+      if (lockout && failure!.status === 401 && extracted && 'credential' in extracted) {
+        const keyId = keyIdOf?.(extracted.credential);
+        for (const lock of await lockout.recordFailure({ ip: req.ip, keyId })) {
+          metrics?.lockouts.inc({ subject: lock.subject });
+          await audit.record({
+            type: 'auth.lockout',
+            action,
+            actor,
+            context,
+            outcome: { status: 'denied', code: ErrorCode.LockedOut },
+            details: {
+              subject: lock.subject,
+              ...(lock.subject === 'key' && keyId ? { keyId } : {}),
+              lockoutSeconds: Math.ceil(lock.retryAfterMs / 1000),
+            },
+          });
+        }
+      }
       return next(failure!);
     } catch (error) {
       logger?.error('audit write failed; refusing request', { error: describeError(error) });
