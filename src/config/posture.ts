@@ -2,7 +2,7 @@ import type { GuardConfig } from './config.js';
 import { isLoopbackHost } from './schema.js';
 import { allowedHostsOf } from './to-options.js';
 
-/** A valid but risky setting, reported once at start-up. Codes are documented in docs/warnings.md. */
+/** A valid but risky setting, reported once at start-up. Codes are documented in docs/configuration.md. */
 export interface PostureWarning {
   code: string;
   message: string;
