@@ -70,45 +70,51 @@ async function openStream(url) {
   return stream.res;
 }
 
+const SERVERS = {
+  'mcp-guard (full stack)': ['dist/main.js', {}],
+  'bare SDK (baseline)': ['bench/servers/bare-sdk.mjs', { BENCH_MODE: 'stateful' }],
+};
 const results = [];
-for (const count of COUNTS) {
-  const server = await startProcess(
-    'dist/main.js',
-    {
-      MCP_PORT: '0',
-      MCP_LOG_LEVEL: 'info',
-      MCP_AUTH_TOKEN: TOKEN,
-      MCP_JSON_RESPONSE: 'true',
-      MCP_MAX_SESSIONS: String(count + 100),
-      MCP_RATE_LIMIT: '1000000',
-      MCP_AUDIT_ENABLED: 'false',
-    },
-    ['--expose-gc', '--import', './bench/gc-probe.mjs'],
-  );
-  try {
-    await sleep(500);
-    const heapBefore = (await probe(server)).heapUsed;
-    const before = rssOf(server.pid);
-    const streams = [];
-    for (let i = 0; i < count; i += 50) {
-      streams.push(...(await Promise.all(Array.from({ length: Math.min(50, count - i) }, () => openStream(server.url)))));
+for (const [name, [script, extraEnv]] of Object.entries(SERVERS))
+  for (const count of COUNTS) {
+    const server = await startProcess(
+      script,
+      {
+        ...extraEnv,
+        MCP_PORT: '0',
+        MCP_LOG_LEVEL: 'info',
+        MCP_AUTH_TOKEN: TOKEN,
+        MCP_JSON_RESPONSE: 'true',
+        MCP_MAX_SESSIONS: String(count + 100),
+        MCP_RATE_LIMIT: '1000000',
+        MCP_AUDIT_ENABLED: 'false',
+      },
+      ['--expose-gc', '--import', './bench/gc-probe.mjs'],
+    );
+    try {
+      await sleep(500);
+      const heapBefore = (await probe(server)).heapUsed;
+      const before = rssOf(server.pid);
+      const streams = [];
+      for (let i = 0; i < count; i += 50) {
+        streams.push(...(await Promise.all(Array.from({ length: Math.min(50, count - i) }, () => openStream(server.url)))));
+      }
+      await sleep(2_000);
+      const heapAfter = (await probe(server)).heapUsed;
+      const after = rssOf(server.pid);
+      results.push({ name, count, before, after, perStream: (after - before) / count, heapPerStream: (heapAfter - heapBefore) / count });
+      console.error(`${name}, ${count} streams: RSS ${(before / 2 ** 20).toFixed(1)} -> ${(after / 2 ** 20).toFixed(1)} MiB`);
+      for (const stream of streams) stream.destroy();
+    } finally {
+      await server.stop();
     }
-    await sleep(2_000);
-    const heapAfter = (await probe(server)).heapUsed;
-    const after = rssOf(server.pid);
-    results.push({ count, before, after, perStream: (after - before) / count, heapPerStream: (heapAfter - heapBefore) / count });
-    console.error(`${count} streams: RSS ${(before / 2 ** 20).toFixed(1)} -> ${(after / 2 ** 20).toFixed(1)} MiB`);
-    for (const stream of streams) stream.destroy();
-  } finally {
-    await server.stop();
   }
-}
 agent.destroy();
 
-console.log('| Idle SSE streams | RSS before | RSS with streams | RSS per stream | retained heap per stream (after full GC) |');
-console.log('| ---: | ---: | ---: | ---: | ---: |');
-for (const { count, before, after, perStream, heapPerStream } of results) {
+console.log('| Server | Idle SSE streams | RSS before | RSS with streams | RSS per stream | retained heap per stream (after full GC) |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+for (const { name, count, before, after, perStream, heapPerStream } of results) {
   console.log(
-    `| ${count.toLocaleString('en')} | ${(before / 2 ** 20).toFixed(1)} MiB | ${(after / 2 ** 20).toFixed(1)} MiB | ${(perStream / 1024).toFixed(1)} KB | ${(heapPerStream / 1024).toFixed(1)} KB |`,
+    `| ${name} | ${count.toLocaleString('en')} | ${(before / 2 ** 20).toFixed(1)} MiB | ${(after / 2 ** 20).toFixed(1)} MiB | ${(perStream / 1024).toFixed(1)} KB | ${(heapPerStream / 1024).toFixed(1)} KB |`,
   );
 }

@@ -127,13 +127,16 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     const owner = ownerOf(req.auth);
     const server = createServer(req.auth);
     let entry: Entry | undefined;
+    // The callbacks below live as long as the session: they must not hold the initialize
+    // request's response (and with it the request and its headers) after it is answered.
+    const initialize: { res: Response | undefined } = { res };
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomBytes(32).toString('base64url'),
       enableJsonResponse: jsonResponse,
       onsessioninitialized: async (sessionId) => {
         entry = { id: sessionId, transport, server, ...owner, createdAt: Date.now(), lastSeen: Date.now(), inflight: 0 };
         sessions.set(sessionId, entry);
-        track(entry, res);
+        if (initialize.res) track(entry, initialize.res);
         await hooks.onSessionCreated?.({ sessionId, ...owner });
       },
       onsessionclosed: async (sessionId) => {
@@ -145,7 +148,11 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       if (entry && sessions.get(entry.id) === entry) void closeEntry(entry, 'closed');
     };
     await server.connect(transport);
-    await transport.handleRequest(req, res, req.body);
+    try {
+      await transport.handleRequest(req, res, req.body);
+    } finally {
+      initialize.res = undefined;
+    }
   };
 
   const handleStateless = async (req: Request, res: Response): Promise<void> => {
