@@ -25,6 +25,8 @@ import { createSessionTokenRoute } from './routes/session-token.js';
 import { createSecurityStack, type SecurityStack } from './stack.js';
 import { createMemoryStore } from './stores/memory.js';
 import { createRedisStore } from './stores/redis.js';
+import { createResilientStore } from './stores/resilient.js';
+import { createLimiterStore } from './middleware/rate-limit/store-adapter.js';
 import { createSessionTokenStore } from './stores/session-tokens.js';
 import type { StateStore } from './stores/types.js';
 
@@ -106,6 +108,26 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
         })
       : createNullAuditLogger());
   const sessionTokens = config.auth.sessionTokens.enabled ? createSessionTokenStore(store) : undefined;
+  // Rate-limit counters live apart from security state, so a flood of distinct clients can only
+  // evict counters, never a session token or a revocation. On Redis they degrade to local counters
+  // while Redis is unreachable; everything else fails closed.
+  const localCounters = createMemoryStore({ maxEntries: config.rateLimit.maxKeys });
+  const counters: StateStore =
+    store.kind === 'memory'
+      ? localCounters
+      : createResilientStore({
+          primary: store,
+          fallback: localCounters,
+          onDegradedChange(degraded) {
+            metrics.storeDegraded.set(degraded ? 1 : 0);
+            if (degraded) {
+              metrics.storeFallbacks.inc();
+              logger.warn('shared store unreachable: rate limits count locally until it is back', { store: store.kind });
+            } else {
+              logger.info('shared store reachable again: rate limits are shared again', { store: store.kind });
+            }
+          },
+        });
 
   let phase: 'starting' | 'ready' | 'stopping' = 'starting';
   const streams = new Set<() => void>();
@@ -204,7 +226,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
   }).catch(async (error: unknown) => {
     // Start-up failed (an unsafe key store, a bad key): release what was opened, then report.
     unsubscribe();
-    await Promise.allSettled([audit.close(), store.shutdown()]);
+    await Promise.allSettled([audit.close(), store.shutdown(), counters.shutdown()]);
     throw error;
   });
   const stack = createSecurityStack({
@@ -222,7 +244,17 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     resources: policy.resources,
     corsOrigins: config.http.corsOrigins,
     allowedHosts: allowedHostsOf(config),
-    rateLimit: { limit: config.rateLimit.perIp.limit, windowMs: config.rateLimit.perIp.windowMs },
+    rateLimit: {
+      limit: config.rateLimit.perIp.limit,
+      windowMs: config.rateLimit.perIp.windowMs,
+      store: createLimiterStore(counters),
+    },
+    limits: {
+      store: counters,
+      principal: config.rateLimit.principal,
+      tool: { default: config.rateLimit.tool.default, tools: config.rateLimit.tool.tools },
+      global: config.rateLimit.global,
+    },
     body: { limitBytes: config.http.bodyLimitBytes, maxBatch: config.http.maxBatch },
     headers: { hsts: config.http.hsts },
     audit,
@@ -248,20 +280,22 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
       checks: () => {
         const checks: Record<string, ReadinessCheck> = {
           audit: audit.healthy() ? { status: 'ok' } : { status: 'down', detail: 'audit log not writable' },
-          store: store.healthy() ? { status: 'ok', detail: store.kind } : { status: 'degraded', detail: `${store.kind} unreachable` },
+          store: store.healthy()
+            ? { status: 'ok', detail: store.kind }
+            : { status: 'degraded', detail: `${store.kind} unreachable: rate limits local, credential checks refused` },
         };
         return checks;
       },
     }),
   );
 
-  credentials.mount(app, stack.ipRateLimit);
+  credentials.mount(app, stack.preAuthLimits);
 
   const streamGauge = (kind: string) => (delta: 1 | -1) => metrics.openStreams.inc({ kind }, delta);
   if (sessionTokens) {
     app.get(
       '/session',
-      ...stack.ipRateLimit,
+      ...stack.preAuthLimits,
       createSessionTokenRoute({
         store: sessionTokens,
         role: config.auth.sessionTokens.role,
@@ -279,10 +313,10 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
   }
 
   const metricsGate = config.auth.metricsPublic ? [] : [stack.authenticate, stack.requirePermission(Permission.MetricsRead)];
-  app.get('/metrics', ...stack.ipRateLimit, ...metricsGate, createMetricsRoute(metrics.registry));
+  app.get('/metrics', ...stack.preAuthLimits, ...metricsGate, createMetricsRoute(metrics.registry));
   app.get(
     '/metrics/live',
-    ...stack.ipRateLimit,
+    ...stack.preAuthLimits,
     stack.authenticate,
     stack.requirePermission(Permission.MetricsRead),
     createLiveMetricsRoute({ registry: metrics.registry, track, onStreamChange: streamGauge('live_metrics') }),
@@ -295,10 +329,12 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
       if (req.guard) req.guard.route = 'mcp';
       next();
     },
-    ...stack.ipRateLimit,
+    ...stack.preAuthLimits,
     stack.bodyParser,
     stack.authenticate,
+    ...stack.principalRateLimit,
     stack.authorize,
+    ...stack.toolRateLimit,
     endpoint.handler,
   );
   app.use(mcpPath, stack.rpcErrorHandler);
@@ -326,7 +362,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     unsubscribe();
     await credentials.close();
     await audit.close();
-    await store.shutdown();
+    await Promise.allSettled([counters.shutdown(), store.shutdown()]);
   };
 
   return {

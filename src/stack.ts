@@ -19,6 +19,8 @@ import { createErrorHandler } from './middleware/error-handler.js';
 import { createHttpMetrics } from './middleware/http-metrics.js';
 import { createOriginGuard } from './middleware/origin-guard.js';
 import { createIpRateLimit } from './middleware/rate-limit/ip.js';
+import { createGlobalRateLimit, createPrincipalRateLimit, createToolRateLimit, type BucketLimit } from './middleware/rate-limit/bucket.js';
+import type { StateStore } from './stores/types.js';
 import { createRequestId } from './middleware/request-id.js';
 import { requirePermission } from './middleware/require-permission.js';
 import { createSecurityHeaders } from './middleware/security-headers.js';
@@ -56,6 +58,16 @@ export interface SecurityStackOptions {
   allowedHosts?: string[];
   /** Per-IP rate limit; `false` turns it off. Default 300 per minute. */
   rateLimit?: { limit: number; windowMs: number; store?: Store } | false;
+  /**
+   * Token-bucket limits per principal, per principal and tool, and across all clients, kept in
+   * `store` (memory, or Redis shared by every replica). Default: none.
+   */
+  limits?: {
+    store: StateStore;
+    principal?: BucketLimit | undefined;
+    tool?: { default?: BucketLimit | undefined; tools?: Record<string, BucketLimit> } | undefined;
+    global?: BucketLimit | undefined;
+  };
   body?: { limitBytes?: number; maxBatch?: number };
   headers?: { hsts?: boolean };
   audit?: AuditLogger;
@@ -74,6 +86,12 @@ export type SecurityStack = Router & {
   perimeter: RequestHandler[];
   /** Per-IP rate limit (empty when off). */
   ipRateLimit: RequestHandler[];
+  /** Limits before authentication: per IP, then the global cap (empty when off). */
+  preAuthLimits: RequestHandler[];
+  /** Limits after authentication: per principal (empty when off). */
+  principalRateLimit: RequestHandler[];
+  /** Per principal and tool on `tools/call` (empty when off). */
+  toolRateLimit: RequestHandler[];
   bodyParser: RequestHandler;
   authenticate: RequestHandler;
   authorize: RequestHandler;
@@ -124,6 +142,22 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
   ];
   const rateLimit = options.rateLimit ?? { limit: 300, windowMs: 60_000 };
   const ipRateLimit = rateLimit === false ? [] : [createIpRateLimit({ ...rateLimit, audit, ...(metrics ? { metrics } : {}) })];
+  const limits = options.limits;
+  const limitDeps = limits ? { store: limits.store, audit, metrics, ...(logger ? { logger } : {}) } : undefined;
+  const globalRateLimit = limitDeps && limits?.global ? [createGlobalRateLimit({ ...limitDeps, limit: limits.global })] : [];
+  const principalRateLimit = limitDeps && limits?.principal ? [createPrincipalRateLimit({ ...limitDeps, limit: limits.principal })] : [];
+  const toolLimits = limits?.tool;
+  const toolRateLimit =
+    limitDeps && toolLimits && (toolLimits.default || Object.keys(toolLimits.tools ?? {}).length)
+      ? [
+          createToolRateLimit({
+            ...limitDeps,
+            ...(toolLimits.default ? { defaultLimit: toolLimits.default } : {}),
+            tools: toolLimits.tools ?? {},
+          }),
+        ]
+      : [];
+  const preAuthLimits = [...ipRateLimit, ...globalRateLimit];
   const bodyParser = createBodyParser(options.body ?? {});
   const verifyCredential = createAuthenticate({
     verifiers,
@@ -149,12 +183,15 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
   const jsonErrorHandler = createErrorHandler({ format: 'json', ...handlerOptions });
 
   const router = Router();
-  router.use(...perimeter, ...ipRateLimit, bodyParser, authenticate, authorize);
+  router.use(...perimeter, ...preAuthLimits, bodyParser, authenticate, ...principalRateLimit, authorize, ...toolRateLimit);
   router.use(rpcErrorHandler);
 
   return Object.assign(router, {
     perimeter,
     ipRateLimit,
+    preAuthLimits,
+    principalRateLimit,
+    toolRateLimit,
     bodyParser,
     authenticate,
     authorize,

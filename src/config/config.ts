@@ -65,6 +65,30 @@ export function buildCredentials(env: ParsedEnv, problems: string[]): Credential
   };
 }
 
+/** A token bucket: `burst` at once, refilled at `perMinute`. */
+export interface BucketLimitConfig {
+  perMinute: number;
+  burst: number;
+}
+
+/** The four rate-limit levels; `undefined` turns a level off. */
+export interface RateLimitConfig {
+  perIp: { limit: number; windowMs: number };
+  principal: BucketLimitConfig | undefined;
+  /** Limit of every tool without an override, and the overrides by tool name. */
+  tool: { default: BucketLimitConfig | undefined; tools: Record<string, BucketLimitConfig> };
+  global: BucketLimitConfig | undefined;
+  /** Most counters kept in memory (per-IP buckets and others); the oldest are evicted beyond it. */
+  maxKeys: number;
+}
+
+/** `MCP_RATE_LIMIT_FILE`: per-tool overrides and optional overrides of the other levels. */
+export interface RateLimitFile {
+  principal?: BucketLimitConfig | false | undefined;
+  tools?: Record<string, BucketLimitConfig> | undefined;
+  global?: BucketLimitConfig | false | undefined;
+}
+
 /** `false` (off), a hop count, or a list of trusted proxy addresses/CIDRs. */
 export type TrustProxySetting = false | true | number | string[];
 
@@ -97,7 +121,7 @@ export interface GuardConfig {
     sessionTokens: { enabled: boolean; ttlMs: number; role: string };
     metricsPublic: boolean;
   };
-  rateLimit: { perIp: { limit: number; windowMs: number } };
+  rateLimit: RateLimitConfig;
   audit: { enabled: boolean; dir: string };
   mcp: {
     path: string;
@@ -177,7 +201,12 @@ export function parseTrustProxy(raw: string | undefined, problems: string[]): Tr
 /** Builds the nested configuration from parsed variables; cross-field problems go to `problems`. */
 export function buildConfig(
   env: ParsedEnv,
-  parsed: { apiKeys: StaticApiKey[]; trustProxy: TrustProxySetting; rbac?: RbacPolicy | undefined },
+  parsed: {
+    apiKeys: StaticApiKey[];
+    trustProxy: TrustProxySetting;
+    rbac?: RbacPolicy | undefined;
+    rateLimitFile?: RateLimitFile | undefined;
+  },
   problems: string[],
 ): GuardConfig {
   const { apiKeys, trustProxy } = parsed;
@@ -239,7 +268,7 @@ export function buildConfig(
       sessionTokens: { enabled: sessionTokens, ttlMs: env.MCP_SESSION_TOKEN_TTL, role: env.MCP_SESSION_TOKEN_ROLE },
       metricsPublic: env.MCP_METRICS_PUBLIC,
     },
-    rateLimit: { perIp: { limit: env.MCP_RATE_LIMIT, windowMs: env.MCP_RATE_LIMIT_WINDOW } },
+    rateLimit: buildRateLimits(env, parsed.rateLimitFile ?? {}),
     audit: { enabled: env.MCP_AUDIT_ENABLED, dir: env.MCP_AUDIT_DIR },
     mcp: {
       path: env.MCP_PATH,
@@ -253,5 +282,22 @@ export function buildConfig(
     rbac,
     credentials: buildCredentials(env, problems),
     devMode,
+  };
+}
+
+function bucket(perMinute: number, burst: number): BucketLimitConfig | undefined {
+  return perMinute > 0 ? { perMinute, burst } : undefined;
+}
+
+/** The rate-limit levels from the environment, with `MCP_RATE_LIMIT_FILE` taking precedence. */
+export function buildRateLimits(env: ParsedEnv, file: RateLimitFile): RateLimitConfig {
+  const principal = bucket(env.MCP_RATE_LIMIT_PRINCIPAL, env.MCP_RATE_LIMIT_PRINCIPAL_BURST);
+  const global = bucket(env.MCP_RATE_LIMIT_GLOBAL, env.MCP_RATE_LIMIT_GLOBAL_BURST);
+  return {
+    perIp: { limit: env.MCP_RATE_LIMIT, windowMs: env.MCP_RATE_LIMIT_WINDOW },
+    principal: file.principal === false ? undefined : (file.principal ?? principal),
+    tool: { default: bucket(env.MCP_RATE_LIMIT_TOOL, env.MCP_RATE_LIMIT_TOOL_BURST), tools: file.tools ?? {} },
+    global: file.global === false ? undefined : (file.global ?? global),
+    maxKeys: env.MCP_RATE_LIMIT_MAX_KEYS,
   };
 }

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseRbacFile, type RbacPolicy } from './rbac.js';
+import { parseRateLimitFile } from './rate-limit-file.js';
+import type { RateLimitFile } from './config.js';
 import { buildConfig, parseApiKeys, parseTrustProxy, type GuardConfig } from './config.js';
 import { envSchema, FALLBACK_VARIABLES, SECRET_VARIABLES } from './schema.js';
 
@@ -71,7 +73,17 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     }
     if (text !== undefined) rbac = parseRbacFile(text, problems);
   }
-  const config = buildConfig(parsed.data, { apiKeys, trustProxy, rbac }, problems);
+  let rateLimitFile: RateLimitFile | undefined;
+  if (parsed.data.MCP_RATE_LIMIT_FILE) {
+    let text: string | undefined;
+    try {
+      text = readFile(parsed.data.MCP_RATE_LIMIT_FILE);
+    } catch {
+      problems.push('MCP_RATE_LIMIT_FILE: cannot read the file it names');
+    }
+    if (text !== undefined) rateLimitFile = parseRateLimitFile(text, problems);
+  }
+  const config = buildConfig(parsed.data, { apiKeys, trustProxy, rbac, rateLimitFile }, problems);
   if (problems.length) throw new ConfigError(problems);
   return config;
 }

@@ -59,6 +59,14 @@ export const envSchema = z.object({
   // Rate limits
   MCP_RATE_LIMIT: envInt(300, 1, 1_000_000),
   MCP_RATE_LIMIT_WINDOW: envDuration(60_000, 1_000, 3_600_000),
+  MCP_RATE_LIMIT_PRINCIPAL: envInt(600, 0, 10_000_000),
+  MCP_RATE_LIMIT_PRINCIPAL_BURST: envInt(60, 1, 1_000_000),
+  MCP_RATE_LIMIT_TOOL: envInt(300, 0, 10_000_000),
+  MCP_RATE_LIMIT_TOOL_BURST: envInt(30, 1, 1_000_000),
+  MCP_RATE_LIMIT_GLOBAL: envInt(120_000, 0, 100_000_000),
+  MCP_RATE_LIMIT_GLOBAL_BURST: envInt(2_000, 1, 10_000_000),
+  MCP_RATE_LIMIT_FILE: z.string().optional(),
+  MCP_RATE_LIMIT_MAX_KEYS: envInt(100_000, 1_000, 10_000_000),
 
   // Audit
   MCP_AUDIT_ENABLED: envBool(true),

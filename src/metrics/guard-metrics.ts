@@ -17,6 +17,10 @@ export interface GuardMetrics {
   httpDuration: client.Histogram<'method' | 'route'>;
   authAttempts: client.Counter<'method' | 'outcome'>;
   rateLimitHits: client.Counter<'scope' | 'tool'>;
+  /** 1 while the shared store is unreachable and rate limits count locally. */
+  storeDegraded: client.Gauge;
+  /** Times rate limiting fell back to local counters. */
+  storeFallbacks: client.Counter;
   authzDenials: client.Counter<'method' | 'tool' | 'permission'>;
   toolCalls: client.Counter<'tool' | 'outcome'>;
   toolDuration: client.Histogram<'tool'>;
@@ -67,6 +71,16 @@ export function createGuardMetrics(options: GuardMetricsOptions = {}): GuardMetr
       name: `${p}rate_limit_hits_total`,
       help: 'Requests refused by a rate limit, by scope and tool',
       labelNames: ['scope', 'tool'],
+      registers,
+    }),
+    storeDegraded: new client.Gauge({
+      name: `${p}store_degraded`,
+      help: '1 while the shared store (Redis) is unreachable and rate limits count locally',
+      registers,
+    }),
+    storeFallbacks: new client.Counter({
+      name: `${p}store_fallbacks_total`,
+      help: 'Times rate limiting fell back to local counters because the shared store was unreachable',
       registers,
     }),
     authzDenials: new client.Counter({

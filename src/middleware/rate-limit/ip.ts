@@ -44,6 +44,9 @@ export function createIpRateLimit(options: IpRateLimitOptions): RequestHandler {
     standardHeaders: 'draft-6',
     legacyHeaders: false,
     ...(store ? { store } : {}),
+    // mcp-guard checks the proxy settings at start-up (MCP_TRUST_PROXY, posture warnings) and
+    // never trusts X-Forwarded-For unless told to; these run-time checks would only log later.
+    validate: { trustProxy: false, xForwardedForHeader: false },
     handler: async (req, res, next) => {
       const retryAfter = Math.max(
         1,

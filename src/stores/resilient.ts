@@ -1,0 +1,70 @@
+import type { BucketResult, BucketSpec, CounterResult, StateStore } from './types.js';
+
+/** Options of {@link createResilientStore}. */
+export interface ResilientStoreOptions {
+  /** The shared store (Redis). */
+  primary: StateStore;
+  /** Local store that counts while the primary is unreachable. */
+  fallback: StateStore;
+  /** Called when counting moves to the fallback (`true`) or back to the primary (`false`). */
+  onDegradedChange?(degraded: boolean, error?: unknown): void;
+}
+
+/** A store whose counters keep working, locally, while the shared store is down. */
+export interface ResilientStore extends StateStore {
+  /** True while counters and buckets run on the local fallback. */
+  degraded(): boolean;
+}
+
+/**
+ * Wraps a shared store so that rate limits degrade instead of failing: while
+ * the primary is unreachable, `increment` and `take` run on a local fallback
+ * (each replica then limits on its own: degraded, neither open nor down), and
+ * return to the primary by themselves once it answers again. Everything else
+ * (`get`, `set`, revocation markers, session tokens) stays on the primary and
+ * fails when it fails: those checks fail closed.
+ *
+ * @example const limits = createResilientStore({ primary: redis, fallback: createMemoryStore() });
+ */
+export function createResilientStore(options: ResilientStoreOptions): ResilientStore {
+  const { primary, fallback, onDegradedChange } = options;
+  let degraded = false;
+  const mark = (value: boolean, error?: unknown): void => {
+    if (degraded === value) return;
+    degraded = value;
+    onDegradedChange?.(value, error);
+  };
+
+  const counted = async <T>(run: (store: StateStore) => Promise<T>): Promise<T> => {
+    if (primary.healthy()) {
+      try {
+        const result = await run(primary);
+        mark(false);
+        return result;
+      } catch (error) {
+        mark(true, error);
+      }
+    } else {
+      mark(true);
+    }
+    return run(fallback);
+  };
+
+  return {
+    kind: primary.kind,
+    get: (key) => primary.get(key),
+    set: (key, value, ttlMs) => primary.set(key, value, ttlMs),
+    setIfAbsent: (key, value, ttlMs) => primary.setIfAbsent(key, value, ttlMs),
+    delete: (key) => primary.delete(key),
+    increment: (key: string, windowMs: number): Promise<CounterResult> => counted((store) => store.increment(key, windowMs)),
+    take: (key: string, spec: BucketSpec): Promise<BucketResult> => counted((store) => store.take(key, spec)),
+    publish: (channel, message) => primary.publish(channel, message),
+    subscribe: (channel, handler) => primary.subscribe(channel, handler),
+    healthy: () => primary.healthy(),
+    degraded: () => degraded || !primary.healthy(),
+    // The primary belongs to the caller (it also holds the security state); only the fallback is ours.
+    async shutdown() {
+      await fallback.shutdown();
+    },
+  };
+}
