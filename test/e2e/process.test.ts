@@ -1,44 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { MAIN, startProcess } from '../helpers/process.js';
 import { TEST_TOKEN, startTestServer, tempDir } from '../helpers/server.js';
-
-const MAIN = join(process.cwd(), 'dist', 'main.js');
-
-interface Started {
-  child: ChildProcess;
-  url: string;
-  lines: string[];
-  exited: Promise<number | null>;
-}
-
-/** Spawns `node dist/main.js` (built by `npm test`) and waits for its "listening" log line. */
-function startProcess(env: Record<string, string>): Promise<Started> {
-  const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? '', MCP_PORT: '0', MCP_LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${lines.join('\n')}`)), 10_000);
-    for (const stream of [child.stdout!, child.stderr!]) {
-      createInterface({ input: stream }).on('line', (line) => {
-        lines.push(line);
-        const match = /"url":"(http:\/\/[^"]+)"/.exec(line);
-        if (match && line.includes('listening')) {
-          clearTimeout(timer);
-          resolve({ child, url: match[1]!, lines, exited });
-        }
-      });
-    }
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${lines.join('\n')}`));
-    });
-  });
-}
 
 describe('the mcp-guard process', () => {
   it('drains on SIGTERM: open SSE streams end, the audit is flushed, and it exits 0', async () => {

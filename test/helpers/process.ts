@@ -1,0 +1,55 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+/** The built server (`npm test` builds before running the tests). */
+export const MAIN = join(process.cwd(), 'dist', 'main.js');
+
+export interface ServerProcess {
+  child: ChildProcess;
+  url: string;
+  mcpUrl: string;
+  /** Every line the process printed so far. */
+  lines: string[];
+  exited: Promise<number | null>;
+  /** SIGTERM, then SIGKILL after 5 s; resolves once it exited. */
+  stop(): Promise<void>;
+}
+
+/** Spawns `node dist/main.js` with `env` (plus PATH) and waits for its "listening" line. */
+export function startProcess(env: Record<string, string>): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH ?? '', MCP_PORT: '0', MCP_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start:\n${lines.join('\n')}`));
+    }, 10_000);
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        lines.push(line);
+        const url = /"url":"(http:\/\/[^"]+)"/.exec(line)?.[1];
+        const mcpUrl = /"mcp":"(http:\/\/[^"]+)"/.exec(line)?.[1];
+        if (url && mcpUrl && line.includes('listening')) {
+          clearTimeout(timer);
+          resolve({ child, url, mcpUrl, lines, exited, stop });
+        }
+      });
+    }
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${lines.join('\n')}`));
+    });
+  });
+}

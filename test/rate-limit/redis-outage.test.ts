@@ -1,0 +1,108 @@
+import { MCP_POST_HEADERS, TEST_TOKEN, startTestServer, type TestServer } from '../helpers/server.js';
+import { startOwnRedis, uniquePrefix, type OwnRedis } from '../helpers/redis.js';
+
+const echo = (id: number) =>
+  JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: 'x' } } });
+
+async function post(server: TestServer, id: number, headers: Record<string, string> = { Authorization: `Bearer ${TEST_TOKEN}` }) {
+  const response = await fetch(server.mcpUrl, { method: 'POST', headers: { ...MCP_POST_HEADERS, ...headers }, body: echo(id) });
+  await response.text();
+  return response.status;
+}
+
+async function ready(server: TestServer) {
+  const response = await fetch(`${server.url}/ready`);
+  return { status: response.status, body: (await response.json()) as { checks: Record<string, { status: string }> } };
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs = 8_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('condition not reached');
+}
+
+describe('a Redis outage', () => {
+  let redis: OwnRedis;
+  let server: TestServer;
+  beforeAll(async () => {
+    redis = await startOwnRedis();
+    server = await startTestServer({
+      REDIS_URL: redis.url,
+      MCP_REDIS_PREFIX: uniquePrefix('outage'),
+      MCP_SESSION_MODE: 'stateless',
+      MCP_RATE_LIMIT: '1000',
+      MCP_RATE_LIMIT_PRINCIPAL: '1',
+      MCP_RATE_LIMIT_PRINCIPAL_BURST: '5',
+      MCP_LOCKOUT_ATTEMPTS: '0',
+    });
+  });
+  afterAll(async () => {
+    await server.stop();
+    await redis.stop();
+  });
+
+  it('keeps serving with local limits that still bite, says so in /ready, and returns to Redis when it is back', async () => {
+    expect(await post(server, 1)).toBe(200);
+    expect((await ready(server)).body.checks.store!.status).toBe('ok');
+
+    await redis.stop();
+    const during = [];
+    for (let i = 0; i < 7; i += 1) during.push(await post(server, 10 + i));
+    expect(during.slice(0, 5)).toEqual([200, 200, 200, 200, 200]); // a fresh local bucket: degraded, not down
+    expect(during[6]).toBe(429); // and not open either
+    const degraded = await ready(server);
+    expect(degraded.status).toBe(200);
+    expect(degraded.body.checks.store!.status).toBe('degraded');
+    const metrics = await (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${TEST_TOKEN}` } })).text();
+    expect(metrics).toMatch(/mcp_guard_store_degraded 1/);
+    expect(metrics).toMatch(/mcp_guard_store_fallbacks_total [1-9]/);
+
+    await redis.start();
+    await until(async () => (await ready(server)).body.checks.store!.status === 'ok');
+    // The shared bucket counts again (this Redis kept nothing across its restart, so it starts full).
+    const after = [];
+    for (let i = 0; i < 6; i += 1) after.push(await post(server, 30 + i));
+    expect(after).toEqual([200, 200, 200, 200, 200, 429]);
+  }, 30_000);
+});
+
+describe('credential checks during a Redis outage', () => {
+  let redis: OwnRedis;
+  let server: TestServer;
+  beforeAll(async () => {
+    redis = await startOwnRedis();
+    server = await startTestServer({
+      MCP_AUTH_TOKEN: '',
+      MCP_SESSION_MODE: 'stateless',
+      REDIS_URL: redis.url,
+      MCP_REDIS_PREFIX: uniquePrefix('outage-dev'),
+    });
+  });
+  afterAll(async () => {
+    await server.stop();
+    await redis.stop();
+  });
+
+  it('fail closed: a session token that cannot be checked is refused with 503, never accepted', async () => {
+    const controller = new AbortController();
+    const stream = await fetch(`${server.url}/session`, { signal: controller.signal });
+    const reader = stream.body!.getReader();
+    let text = '';
+    while (!text.includes('\n\n')) text += Buffer.from((await reader.read()).value!).toString('utf8');
+    const token = (
+      JSON.parse(
+        text
+          .split('\n')
+          .find((line) => line.startsWith('data: '))!
+          .slice(6),
+      ) as { token: string }
+    ).token;
+    expect(await post(server, 1, { Authorization: `Bearer ${token}` })).toBe(200);
+    await redis.stop();
+    expect(await post(server, 2, { Authorization: `Bearer ${token}` })).toBe(503);
+    controller.abort();
+  }, 30_000);
+});
