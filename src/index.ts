@@ -31,6 +31,14 @@ export { createOriginGuard, checkOrigin } from './middleware/origin-guard.js';
 export type { OriginGuardOptions } from './middleware/origin-guard.js';
 export { createIpRateLimit } from './middleware/rate-limit/ip.js';
 export type { IpRateLimitOptions } from './middleware/rate-limit/ip.js';
+export { createPrincipalRateLimit, createToolRateLimit, createGlobalRateLimit } from './middleware/rate-limit/bucket.js';
+export type {
+  BucketLimit,
+  PrincipalRateLimitOptions,
+  ToolRateLimitOptions,
+  GlobalRateLimitOptions,
+} from './middleware/rate-limit/bucket.js';
+export { createLimiterStore } from './middleware/rate-limit/store-adapter.js';
 export { createBodyParser } from './middleware/body.js';
 export type { BodyParserOptions } from './middleware/body.js';
 export { createAuthenticate } from './middleware/auth/authenticate.js';
@@ -63,6 +71,8 @@ export type { AuditEvent, AuditEventInput } from './audit/event.js';
 export { createMemoryStore } from './stores/memory.js';
 export type { MemoryStoreOptions } from './stores/memory.js';
 export { createRedisStore } from './stores/redis.js';
+export { createResilientStore } from './stores/resilient.js';
+export type { ResilientStore, ResilientStoreOptions } from './stores/resilient.js';
 export type { RedisStoreOptions } from './stores/redis.js';
 export type { StateStore, BucketResult, BucketSpec, CounterResult } from './stores/types.js';
 export { createSessionTokenStore } from './stores/session-tokens.js';
