@@ -87,6 +87,8 @@ for (const [name, [script, extraEnv]] of Object.entries(SERVERS))
         MCP_JSON_RESPONSE: 'true',
         MCP_MAX_SESSIONS: String(count + 100),
         MCP_RATE_LIMIT: '1000000',
+        MCP_RATE_LIMIT_PRINCIPAL: '0',
+        MCP_RATE_LIMIT_GLOBAL: '0',
         MCP_AUDIT_ENABLED: 'false',
       },
       ['--expose-gc', '--import', './bench/gc-probe.mjs'],

@@ -38,7 +38,14 @@ const GUARD_ENV = {
   MCP_API_KEYS: `bench:operator:${API_KEY}`,
   MCP_SESSION_MODE: 'stateless',
   MCP_JSON_RESPONSE: 'true',
+  // Every limit on, each high enough never to refuse the load: their cost is measured, not their refusals.
   MCP_RATE_LIMIT: '1000000',
+  MCP_RATE_LIMIT_PRINCIPAL: '10000000',
+  MCP_RATE_LIMIT_PRINCIPAL_BURST: '1000000',
+  MCP_RATE_LIMIT_TOOL: '10000000',
+  MCP_RATE_LIMIT_TOOL_BURST: '1000000',
+  MCP_RATE_LIMIT_GLOBAL: '100000000',
+  MCP_RATE_LIMIT_GLOBAL_BURST: '10000000',
   MCP_AUDIT_ENABLED: 'false',
   MCP_LOG_LEVEL: 'info', // the "listening" line; no per-request lines at this level
 };
