@@ -79,6 +79,15 @@ describe('the HTTP contract of /mcp', () => {
     expect(text).not.toMatch(/at .*\.js:\d+/);
   });
 
+  it('never creates a session for a request that fails authentication', async () => {
+    const before = server.running.guard.endpoint.listSessions().length;
+    const response = await post(server, INITIALIZE, { Authorization: 'Bearer not-the-token-but-long-enough-0123456789' });
+    await response.text();
+    expect(response.status).toBe(401);
+    expect(response.headers.get('mcp-session-id')).toBeNull();
+    expect(server.running.guard.endpoint.listSessions().length).toBe(before);
+  });
+
   it('refuses a request that carries two credentials at once with 400', async () => {
     const response = await post(server, INITIALIZE, { 'X-API-Key': TEST_API_KEY });
     expect(response.status).toBe(400);
