@@ -100,6 +100,11 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     (config.audit.enabled
       ? createJsonlAuditLogger({
           dir: config.audit.dir,
+          fsync: config.audit.fsync,
+          maxFileBytes: config.audit.maxFileBytes,
+          rotateDaily: config.audit.rotateDaily,
+          retentionDays: config.audit.retentionDays,
+          ...(config.audit.hmacKey ? { hmacKey: config.audit.hmacKey } : {}),
           onWrite: (event) => metrics.auditEvents.inc({ type: event.type }),
           onError: (error) => {
             metrics.auditFailures.inc();

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import type { CliCommand, CliIo } from './command.js';
+import { auditCommand } from './commands/audit.js';
 import { keysCommand } from './commands/keys.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenCommand } from './commands/token.js';
 
 /** Every command, in help order. Add new commands here. */
-const COMMANDS: CliCommand[] = [serveCommand, keysCommand, tokenCommand];
+const COMMANDS: CliCommand[] = [serveCommand, keysCommand, tokenCommand, auditCommand];
 
 function usage(): string {
   const lines = COMMANDS.map((command) => `  ${command.name.padEnd(16)} ${command.summary}`);

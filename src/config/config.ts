@@ -122,7 +122,17 @@ export interface GuardConfig {
     metricsPublic: boolean;
   };
   rateLimit: RateLimitConfig;
-  audit: { enabled: boolean; dir: string };
+  audit: {
+    enabled: boolean;
+    dir: string;
+    /** HMAC key of the hash chain; never logged. */
+    hmacKey: string | undefined;
+    fsync: boolean;
+    maxFileBytes: number;
+    rotateDaily: boolean;
+    /** 0: keep every file. */
+    retentionDays: number;
+  };
   mcp: {
     path: string;
     mode: 'stateful' | 'stateless';
@@ -269,7 +279,15 @@ export function buildConfig(
       metricsPublic: env.MCP_METRICS_PUBLIC,
     },
     rateLimit: buildRateLimits(env, parsed.rateLimitFile ?? {}),
-    audit: { enabled: env.MCP_AUDIT_ENABLED, dir: env.MCP_AUDIT_DIR },
+    audit: {
+      enabled: env.MCP_AUDIT_ENABLED,
+      dir: env.MCP_AUDIT_DIR,
+      hmacKey: env.MCP_AUDIT_HMAC_KEY,
+      fsync: env.MCP_AUDIT_FSYNC,
+      maxFileBytes: env.MCP_AUDIT_MAX_FILE_SIZE,
+      rotateDaily: env.MCP_AUDIT_ROTATE_DAILY,
+      retentionDays: env.MCP_AUDIT_RETENTION_DAYS,
+    },
     mcp: {
       path: env.MCP_PATH,
       mode: env.MCP_SESSION_MODE,

@@ -71,6 +71,11 @@ export const envSchema = z.object({
   // Audit
   MCP_AUDIT_ENABLED: envBool(true),
   MCP_AUDIT_DIR: z.string().optional().default('./audit'),
+  MCP_AUDIT_HMAC_KEY: envSecret(32),
+  MCP_AUDIT_FSYNC: envBool(false),
+  MCP_AUDIT_MAX_FILE_SIZE: envBytes(100 * 1024 * 1024, 4096, 10 * 1024 * 1024 * 1024),
+  MCP_AUDIT_ROTATE_DAILY: envBool(true),
+  MCP_AUDIT_RETENTION_DAYS: envInt(0, 0, 36_500),
 
   // MCP endpoint
   MCP_PATH: z
@@ -98,7 +103,7 @@ export type EnvInput = z.input<typeof envSchema>;
 export type ParsedEnv = z.output<typeof envSchema>;
 
 /** Variables that hold secrets: readable from `NAME_FILE`, never echoed. */
-export const SECRET_VARIABLES: readonly string[] = ['MCP_AUTH_TOKEN', 'MCP_API_KEYS', 'REDIS_URL', 'MCP_JWT_SECRET'];
+export const SECRET_VARIABLES: readonly string[] = ['MCP_AUDIT_HMAC_KEY', 'MCP_AUTH_TOKEN', 'MCP_API_KEYS', 'REDIS_URL', 'MCP_JWT_SECRET'];
 
 /** Variables read without the `MCP_` prefix, as fallbacks or by convention. */
 export const FALLBACK_VARIABLES: Readonly<Record<string, string>> = { PORT: 'MCP_PORT', HOST: 'MCP_HOST' };

@@ -1,4 +1,4 @@
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addKey, type NewKeySpec } from '../../src/credentials/key-lifecycle.js';
 import { updateKeyStoreFile } from '../../src/credentials/key-store-file.js';
@@ -27,9 +27,12 @@ export function initialize(mcpUrl: string, headers: Record<string, string>): Pro
   return fetch(mcpUrl, { method: 'POST', headers: { ...MCP_POST_HEADERS, ...headers }, body: JSON.stringify(INITIALIZE) });
 }
 
-/** Every audit event written to `dir` so far. */
+/** Every audit event written to `dir` so far, by the server (`audit.jsonl`) and the CLI (`cli.jsonl`). */
 export function auditEvents(dir: string): Array<{ type: string; outcome: { code?: string }; details?: Record<string, unknown> }> {
-  return readFileSync(join(dir, 'audit.jsonl'), 'utf8')
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.jsonl'))
+    .map((name) => readFileSync(join(dir, name), 'utf8'))
+    .join('')
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as { type: string; outcome: { code?: string }; details?: Record<string, unknown> });

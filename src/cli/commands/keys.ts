@@ -37,7 +37,7 @@ function durationOption(value: string | undefined, name: string): number | undef
 
 async function recordAudit(io: CliIo, event: AuditEventInput): Promise<void> {
   if (['false', '0', 'no', 'off'].includes((io.env.MCP_AUDIT_ENABLED ?? '').toLowerCase())) return;
-  const audit = createJsonlAuditLogger({ dir: io.env.MCP_AUDIT_DIR || './audit' });
+  const audit = createJsonlAuditLogger({ dir: io.env.MCP_AUDIT_DIR || './audit', stream: 'cli' });
   try {
     await audit.record(event);
   } finally {
