@@ -91,6 +91,14 @@ export function effectivePolicy(policy: ToolsetPolicy, rbac: RbacPolicy): Toolse
  * development mode, `GET /session`. It does not listen; `main.ts` does.
  */
 export async function createApp(config: GuardConfig, deps: AppDependencies = {}): Promise<GuardApp> {
+  // Configuration problems that need the toolset are found before anything is opened.
+  const kv = createTenantKv();
+  const toolset = createReferenceToolset(kv);
+  const policy = effectivePolicy(toolset.policy, config.rbac);
+  const unknownLimits = Object.keys(config.rateLimit.tool.tools).filter((name) => !Object.hasOwn(policy.tools, name));
+  if (unknownLimits.length) {
+    throw new ConfigError(unknownLimits.map((name) => `MCP_RATE_LIMIT_FILE: tools.${name}: the tool does not exist`));
+  }
   const logger = deps.logger ?? createSilentLogger();
   const metrics = deps.metrics ?? createGuardMetrics();
   const store =
@@ -141,9 +149,6 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     return () => streams.delete(close);
   };
 
-  const kv = createTenantKv();
-  const toolset = createReferenceToolset(kv);
-  const policy = effectivePolicy(toolset.policy, config.rbac);
   const createServer = createServerFactory({
     toolset,
     policy,
@@ -222,6 +227,9 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
 
   const credentials = await createCredentials(config.credentials, {
     store,
+    // A lockout throttles; it never grants access: with Redis down it counts locally like the limits.
+    lockoutStore:
+      store.kind === 'memory' ? localCounters : createResilientStore({ primary: store, fallback: localCounters, degradeAll: true }),
     audit,
     metrics,
     logger,

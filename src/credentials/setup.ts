@@ -25,6 +25,8 @@ import { createTokenService } from './token-service.js';
 /** What {@link createCredentials} needs from the app. */
 export interface CredentialsDependencies {
   store: StateStore;
+  /** Store of lockout counters and locks. Default `store`. */
+  lockoutStore?: StateStore;
   audit: AuditLogger;
   metrics: GuardMetrics;
   logger: Logger;
@@ -93,7 +95,7 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
   const lockout =
     config.lockout.maxAttempts > 0
       ? createLockout({
-          store,
+          store: deps.lockoutStore ?? store,
           maxAttempts: config.lockout.maxAttempts,
           windowMs: config.lockout.windowMs,
           lockoutMs: config.lockout.lockoutMs,

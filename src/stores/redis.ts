@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { BucketResult, CounterResult, StateStore } from './types.js';
 
@@ -87,7 +86,12 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stat
   client.defineCommand('guardIncrement', { numberOfKeys: 1, lua: INCREMENT });
   client.defineCommand('guardTake', { numberOfKeys: 1, lua: TAKE });
   // The subscriber keeps its offline queue so that subscriptions made before it connects are sent once it does.
-  const subscriber = new Redis(options.url, { ...clientOptions, enableOfflineQueue: true, commandTimeout: undefined });
+  const subscriber = new Redis(options.url, {
+    ...clientOptions,
+    enableOfflineQueue: true,
+    commandTimeout: undefined,
+    maxRetriesPerRequest: null,
+  });
   // Errors surface through rejected commands and healthy(); without listeners ioredis would log them.
   client.on('error', () => undefined);
   subscriber.on('error', () => undefined);
@@ -100,7 +104,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stat
   const key = (name: string): string => `${prefix}${name}`;
   const connectTimeoutMs = options.connectTimeoutMs ?? 2000;
   await Promise.race([
-    Promise.all([once(client, 'ready'), once(subscriber, 'ready')]),
+    // Only 'ready' ends the wait: errors before it are retried by ioredis (events.once would reject on them).
+    Promise.all([client, subscriber].map((redis) => new Promise((resolve) => redis.once('ready', resolve)))),
     new Promise((resolve) => setTimeout(resolve, connectTimeoutMs).unref()),
   ]);
 
@@ -134,7 +139,9 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stat
       let set = handlers.get(name);
       if (!set) {
         handlers.set(name, (set = new Set()));
-        await subscriber.subscribe(name);
+        // Queued until the subscriber is connected (and re-sent by ioredis after a reconnect):
+        // never wait for it, or a Redis that is down at start-up would hang the start.
+        subscriber.subscribe(name).catch(() => undefined);
       }
       set.add(handler);
       return () => {

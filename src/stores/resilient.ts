@@ -6,6 +6,12 @@ export interface ResilientStoreOptions {
   primary: StateStore;
   /** Local store that counts while the primary is unreachable. */
   fallback: StateStore;
+  /**
+   * Also move reads and writes (`get`, `set`, `setIfAbsent`, `delete`) to the fallback while the
+   * primary is down. For state that only throttles (lockout counters and locks), never for state
+   * that grants or denies access (revocations, session tokens). Default false.
+   */
+  degradeAll?: boolean;
   /** Called when counting moves to the fallback (`true`) or back to the primary (`false`). */
   onDegradedChange?(degraded: boolean, error?: unknown): void;
 }
@@ -27,7 +33,7 @@ export interface ResilientStore extends StateStore {
  * @example const limits = createResilientStore({ primary: redis, fallback: createMemoryStore() });
  */
 export function createResilientStore(options: ResilientStoreOptions): ResilientStore {
-  const { primary, fallback, onDegradedChange } = options;
+  const { primary, fallback, onDegradedChange, degradeAll = false } = options;
   let degraded = false;
   const mark = (value: boolean, error?: unknown): void => {
     if (degraded === value) return;
@@ -52,10 +58,11 @@ export function createResilientStore(options: ResilientStoreOptions): ResilientS
 
   return {
     kind: primary.kind,
-    get: (key) => primary.get(key),
-    set: (key, value, ttlMs) => primary.set(key, value, ttlMs),
-    setIfAbsent: (key, value, ttlMs) => primary.setIfAbsent(key, value, ttlMs),
-    delete: (key) => primary.delete(key),
+    get: (key) => (degradeAll ? counted((store) => store.get(key)) : primary.get(key)),
+    set: (key, value, ttlMs) => (degradeAll ? counted((store) => store.set(key, value, ttlMs)) : primary.set(key, value, ttlMs)),
+    setIfAbsent: (key, value, ttlMs) =>
+      degradeAll ? counted((store) => store.setIfAbsent(key, value, ttlMs)) : primary.setIfAbsent(key, value, ttlMs),
+    delete: (key) => (degradeAll ? counted((store) => store.delete(key)) : primary.delete(key)),
     increment: (key: string, windowMs: number): Promise<CounterResult> => counted((store) => store.increment(key, windowMs)),
     take: (key: string, spec: BucketSpec): Promise<BucketResult> => counted((store) => store.take(key, spec)),
     publish: (channel, message) => primary.publish(channel, message),

@@ -36,7 +36,6 @@ describe('a Redis outage', () => {
       MCP_RATE_LIMIT: '1000',
       MCP_RATE_LIMIT_PRINCIPAL: '1',
       MCP_RATE_LIMIT_PRINCIPAL_BURST: '5',
-      MCP_LOCKOUT_ATTEMPTS: '0',
     });
   });
   afterAll(async () => {
@@ -104,5 +103,26 @@ describe('credential checks during a Redis outage', () => {
     await redis.stop();
     expect(await post(server, 2, { Authorization: `Bearer ${token}` })).toBe(503);
     controller.abort();
+  }, 30_000);
+});
+
+describe('a Redis that is down at start-up', () => {
+  it('does not stop the server from starting: it serves with local limits and reports degraded until Redis comes', async () => {
+    const redis = await startOwnRedis();
+    await redis.stop();
+    const server = await startTestServer({
+      REDIS_URL: redis.url,
+      MCP_REDIS_PREFIX: uniquePrefix('down-at-start'),
+      MCP_SESSION_MODE: 'stateless',
+    });
+    try {
+      expect(await post(server, 1)).toBe(200);
+      expect((await ready(server)).body.checks.store!.status).toBe('degraded');
+      await redis.start();
+      await until(async () => (await ready(server)).body.checks.store!.status === 'ok');
+    } finally {
+      await server.stop();
+      await redis.stop();
+    }
   }, 30_000);
 });
