@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { fn, parseOptions } from '../core/options.js';
@@ -48,7 +48,24 @@ export function createJsonlAuditLogger(options: JsonlAuditOptions): AuditLogger 
   let healthy = true;
   let closed = false;
 
+  const release = (): void => {
+    if (fd === undefined) return;
+    try {
+      closeSync(fd);
+    } catch {
+      // already unusable
+    }
+    fd = undefined;
+  };
+
   const open = (): number => {
+    if (fd !== undefined) {
+      // A trail deleted, rotated or replaced under us would swallow events
+      // into an unlinked file: write to whatever now sits at the path, or fail.
+      const held = fstatSync(fd);
+      const current = statSync(path, { throwIfNoEntry: false });
+      if (!current || current.ino !== held.ino || current.dev !== held.dev) release();
+    }
     if (fd === undefined) {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       fd = openSync(path, 'a', 0o600);
@@ -73,14 +90,7 @@ export function createJsonlAuditLogger(options: JsonlAuditOptions): AuditLogger 
       }
     } catch (error) {
       healthy = false;
-      if (fd !== undefined) {
-        try {
-          closeSync(fd);
-        } catch {
-          // already unusable
-        }
-        fd = undefined;
-      }
+      release();
       onError?.(error);
       for (const item of batch) item.reject(error);
     }
@@ -103,7 +113,19 @@ export function createJsonlAuditLogger(options: JsonlAuditOptions): AuditLogger 
         }
       });
     },
-    healthy: () => healthy,
+    healthy(): boolean {
+      // Unhealthy until a write succeeds again; probe by opening, so a repaired
+      // trail turns ready without waiting for traffic the balancer withholds.
+      if (!healthy && !closed) {
+        try {
+          open();
+          healthy = true;
+        } catch {
+          release();
+        }
+      }
+      return healthy;
+    },
     async close(): Promise<void> {
       flush();
       closed = true;
