@@ -25,6 +25,9 @@ export async function startServer(config: GuardConfig, logger: Logger): Promise<
     {
       requestTimeout: config.server.requestTimeoutMs,
       headersTimeout: config.server.headersTimeoutMs,
+      // Node enforces both timeouts only when it sweeps connections (every 30 s
+      // by default), so a slow-loris client would outlive a 1 s limit by 30 s.
+      connectionsCheckingInterval: Math.min(1_000, config.server.headersTimeoutMs),
       keepAliveTimeout: 5_000,
     },
     guard.app,
