@@ -143,6 +143,19 @@ describe('hostile input over HTTP against a running server', () => {
       expect(({} as Record<string, unknown>).admin).toBeUndefined();
     });
 
+    it.each(['toString', '__proto__', 'constructor', 'hasOwnProperty', 'valueOf'])(
+      'refuses the JSON-RPC method %s as undeclared with 403, not a 503',
+      async (method) => {
+        const response = await post(
+          { ...AUTH, 'Mcp-Session-Id': sessionId, 'MCP-Protocol-Version': '2025-06-18' },
+          JSON.stringify({ jsonrpc: '2.0', id: 3, method }),
+        );
+        expect(response.status).toBe(403);
+        expectSafeRefusal(response.status, response.body, { rpc: true });
+        expect(JSON.parse(response.body)).toMatchObject({ id: 3, error: { data: { code: 'forbidden' } } });
+      },
+    );
+
     it.each([
       ['text/plain', 'text/plain'],
       ['form encoding', 'application/x-www-form-urlencoded'],
