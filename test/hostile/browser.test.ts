@@ -99,7 +99,7 @@ maybe('a real browser (headless Chromium) using the SDK client from another orig
       }
       await page.goto(pageUrl);
       return await page.evaluate(
-        ([url, token]) => (window as unknown as { runMcp(u: string, t: string): Promise<Outcome> }).runMcp(url!, token!),
+        ([url, token]) => (globalThis as unknown as { runMcp(u: string, t: string): Promise<Outcome> }).runMcp(url!, token!),
         [mcpUrl, TEST_TOKEN],
       );
     } finally {
