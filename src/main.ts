@@ -51,7 +51,9 @@ export async function startServer(config: GuardConfig, logger: Logger): Promise<
       await guard.drain(deadline - config.server.shutdownTimeoutMs / 5);
       server.closeIdleConnections();
       const idle = setInterval(() => server.closeIdleConnections(), 50);
-      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
+      clearTimeout(timer);
       clearInterval(idle);
       server.closeAllConnections();
       await guard.close();
