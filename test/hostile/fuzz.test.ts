@@ -75,6 +75,13 @@ const body = fc.oneof(
   fc.constant(JSON.stringify(INITIALIZE)),
 );
 
+const segment = fc.oneof(
+  fc.constantFrom('metrics', 'METRICS', 'Metrics', 'live', 'mcp', 'MCP', 'health', 'ready', 'session', 'oauth', 'token', '.well-known'),
+  fc.constantFrom('', '.', '..', '%2e', '%2e%2e', '%2E%2E', '%2f', '%5c', '%00', '%6detrics', 'metrics.', 'metrics;x', '~', '\\'),
+  fc.string({ unit: fc.constantFrom('a', 'm', '.', '%', '2', 'e', 'f', '/', ';', '?', '#', '~'), maxLength: 8 }),
+);
+const path = fc.array(segment, { minLength: 1, maxLength: 5 }).map((parts) => `/${parts.join('/')}`);
+
 describe('fuzzing /mcp with headers and JSON-RPC bodies', () => {
   let hostile: Awaited<ReturnType<typeof startHostileServer>>;
   beforeAll(async () => {
@@ -101,6 +108,29 @@ describe('fuzzing /mcp with headers and JSON-RPC bodies', () => {
           if (response.status >= 400 && response.body) expect(() => JSON.parse(response.body) as unknown).not.toThrow();
         }),
         { numRuns: RUNS, seed: SEED, endOnFailure: true },
+      );
+    },
+    Math.max(20_000, RUNS * 25),
+  );
+
+  it(
+    `never serves a protected route to a tricky path without credentials (${Math.ceil(RUNS / 2)} runs, seed ${SEED})`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(path, fc.constantFrom('GET', 'POST', 'DELETE', 'HEAD', 'OPTIONS'), async (target, verb) => {
+          const response = await rawHttp(hostile.port, {
+            method: verb,
+            path: target,
+            headers: MCP_POST_HEADERS,
+            ...(verb === 'POST' ? { body: '{}' } : {}),
+          });
+          expect(response.status).toBeLessThan(500);
+          expect(response.body).not.toContain('# HELP');
+          expect(response.headers['mcp-session-id']).toBeUndefined();
+          expect(response.headers['content-type'] ?? '').not.toContain('text/event-stream');
+          expect(response.body).not.toMatch(/\bat .+\.(js|ts):\d+|node_modules/);
+        }),
+        { numRuns: Math.ceil(RUNS / 2), seed: SEED, endOnFailure: true },
       );
     },
     Math.max(20_000, RUNS * 25),
