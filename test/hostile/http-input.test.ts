@@ -159,6 +159,17 @@ describe('hostile input over HTTP against a running server', () => {
       },
     );
 
+    it('answers a refused batch of notifications with one JSON-RPC error, never an empty array', async () => {
+      const batch = [
+        { jsonrpc: '2.0', method: 'x' },
+        { jsonrpc: '2.0', method: 'toString' },
+      ];
+      const response = await post({ ...AUTH, 'Mcp-Session-Id': sessionId, 'MCP-Protocol-Version': '2025-06-18' }, JSON.stringify(batch));
+      expect(response.status).toBe(403);
+      expectSafeRefusal(response.status, response.body, { rpc: true });
+      expect(JSON.parse(response.body)).toMatchObject({ id: null, error: { data: { code: 'forbidden' } } });
+    });
+
     it.each([
       ['text/plain', 'text/plain'],
       ['form encoding', 'application/x-www-form-urlencoded'],
