@@ -25,6 +25,9 @@ export async function startServer(config: GuardConfig, logger: Logger): Promise<
     {
       requestTimeout: config.server.requestTimeoutMs,
       headersTimeout: config.server.headersTimeoutMs,
+      // Node enforces both timeouts only when it sweeps connections (every 30 s
+      // by default), so a slow-loris client would outlive a 1 s limit by 30 s.
+      connectionsCheckingInterval: Math.min(1_000, config.server.headersTimeoutMs),
       keepAliveTimeout: 5_000,
     },
     guard.app,
@@ -48,7 +51,9 @@ export async function startServer(config: GuardConfig, logger: Logger): Promise<
       await guard.drain(deadline - config.server.shutdownTimeoutMs / 5);
       server.closeIdleConnections();
       const idle = setInterval(() => server.closeIdleConnections(), 50);
-      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
+      clearTimeout(timer);
       clearInterval(idle);
       server.closeAllConnections();
       await guard.close();

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { fn, parseOptions } from '../core/options.js';
@@ -135,8 +135,25 @@ export function createJsonlAuditLogger(options: JsonlAuditOptions): JsonlAuditLo
     }
   };
 
+  const release = (): void => {
+    if (fd === undefined) return;
+    try {
+      closeSync(fd);
+    } catch {
+      // already unusable
+    }
+    fd = undefined;
+  };
+
   const open = (): number => {
-    if (fd !== undefined) return fd;
+    if (fd !== undefined) {
+      // A trail deleted, rotated or replaced under us would swallow events into an unlinked
+      // file: write to whatever now sits at the path, or fail.
+      const held = fstatSync(fd);
+      const current = statSync(path, { throwIfNoEntry: false });
+      if (current && current.ino === held.ino && current.dev === held.dev) return fd;
+      release();
+    }
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!head) {
       const resumed = resumeHead(dir, stream);
@@ -152,8 +169,7 @@ export function createJsonlAuditLogger(options: JsonlAuditOptions): JsonlAuditLo
   };
 
   const rotate = (at: Date): void => {
-    if (fd !== undefined) closeSync(fd);
-    fd = undefined;
+    release();
     renameSync(path, join(dir, rotatedName(stream, currentFirstSeq ?? head!.seq, at)));
     currentFirstSeq = undefined;
     applyRetention();
@@ -196,14 +212,7 @@ export function createJsonlAuditLogger(options: JsonlAuditOptions): JsonlAuditLo
       }
     } catch (error) {
       healthy = false;
-      if (fd !== undefined) {
-        try {
-          closeSync(fd);
-        } catch {
-          // already unusable
-        }
-        fd = undefined;
-      }
+      release();
       onError?.(error);
       for (const item of batch) item.reject(error);
     }
@@ -226,7 +235,19 @@ export function createJsonlAuditLogger(options: JsonlAuditOptions): JsonlAuditLo
         }
       });
     },
-    healthy: () => healthy,
+    healthy(): boolean {
+      // Unhealthy until a write succeeds again; probe by opening, so a repaired trail turns
+      // ready without waiting for traffic the load balancer withholds.
+      if (!healthy && !closed) {
+        try {
+          open();
+          healthy = true;
+        } catch {
+          release();
+        }
+      }
+      return healthy;
+    },
     head: () => ({ ...(head ?? { seq: 0, hash: GENESIS }), time: headTime }),
     async close(): Promise<void> {
       flush();

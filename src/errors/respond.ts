@@ -89,7 +89,9 @@ export function writeError(req: Request, res: Response, error: GuardError, optio
     if (challenge) res.setHeader('WWW-Authenticate', challenge);
   }
   if (options.format === 'json-rpc' && error.details.batch && Array.isArray(req.body)) {
-    res.json(batchErrors(req.body as unknown[], error.details.batch));
+    // JSON-RPC forbids an empty response array: a refused batch of notifications gets one error.
+    const errors = batchErrors(req.body as unknown[], error.details.batch);
+    res.json(errors.length ? errors : jsonRpcError(error, null));
   } else if (options.format === 'json-rpc') {
     res.json(jsonRpcError(error, jsonRpcIdOf(req.body)));
   } else {

@@ -126,7 +126,8 @@ export function requirementOf(message: unknown, policy: AuthorizationPolicy): Re
           : undefined;
     return permission === undefined ? { undeclared: true } : { permission };
   }
-  const permission = METHOD_PERMISSIONS[method];
+  // Own keys only: `toString` or `__proto__` as a method must not find Object.prototype.
+  const permission = Object.hasOwn(METHOD_PERMISSIONS, method) ? METHOD_PERMISSIONS[method] : undefined;
   return permission === undefined ? { undeclared: true } : { permission };
 }
 
