@@ -11,6 +11,7 @@ import { createSilentLogger, type Logger } from './logging/logger.js';
 import { createMcpEndpoint, type McpEndpoint } from './mcp/endpoint.js';
 import { createTenantKv } from './mcp/kv-store.js';
 import { createReferenceToolset } from './mcp/reference-toolset.js';
+import { createConformanceToolset } from './mcp/conformance-toolset.js';
 import type { ToolsetPolicy } from './mcp/toolset.js';
 import { ConfigError } from './config/load.js';
 import type { RbacPolicy } from './config/rbac.js';
@@ -115,7 +116,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
   };
 
   const kv = createTenantKv();
-  const toolset = createReferenceToolset(kv);
+  const toolset = config.mcp.toolset === 'conformance' ? createConformanceToolset() : createReferenceToolset(kv);
   const policy = effectivePolicy(toolset.policy, config.rbac);
   const createServer = createServerFactory({
     toolset,
