@@ -93,6 +93,15 @@ try {
     `\nConformance: ${passed}/${rows.length} scenarios passed in ${((Date.now() - started) / 1000).toFixed(1)} s (suite exit ${suite.code})`,
   );
   if (rows.length === 0) console.log(suite.output);
+  // Audit was on: every tool call of the suite went through the hooks and is in the trail.
+  const auditDir = join(work, 'audit');
+  const toolEvents = readdirSync(auditDir)
+    .map((name) => readFileSync(join(auditDir, name), 'utf8'))
+    .join('')
+    .split('\n')
+    .filter((line) => line.includes('"type":"tool.call"')).length;
+  console.log(`Audit: ${toolEvents} tool.call events recorded`);
+  if (toolEvents === 0) failed = true;
   if (rows.length === 0 || passed !== rows.length || suite.code !== 0) failed = true;
 
   const inspector = (...args) =>
