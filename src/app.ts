@@ -11,6 +11,7 @@ import { createSilentLogger, type Logger } from './logging/logger.js';
 import { createMcpEndpoint, type McpEndpoint } from './mcp/endpoint.js';
 import { createTenantKv } from './mcp/kv-store.js';
 import { createReferenceToolset } from './mcp/reference-toolset.js';
+import { createConformanceToolset } from './mcp/conformance-toolset.js';
 import type { ToolsetPolicy } from './mcp/toolset.js';
 import { ConfigError } from './config/load.js';
 import type { RbacPolicy } from './config/rbac.js';
@@ -93,7 +94,7 @@ export function effectivePolicy(policy: ToolsetPolicy, rbac: RbacPolicy): Toolse
 export async function createApp(config: GuardConfig, deps: AppDependencies = {}): Promise<GuardApp> {
   // Configuration problems that need the toolset are found before anything is opened.
   const kv = createTenantKv();
-  const toolset = createReferenceToolset(kv);
+  const toolset = config.mcp.toolset === 'conformance' ? createConformanceToolset() : createReferenceToolset(kv);
   const policy = effectivePolicy(toolset.policy, config.rbac);
   const unknownLimits = Object.keys(config.rateLimit.tool.tools).filter((name) => !Object.hasOwn(policy.tools, name));
   if (unknownLimits.length) {

@@ -83,6 +83,7 @@ export type { McpEndpoint, McpEndpointOptions, SessionHooks } from './mcp/endpoi
 export { createServerFactory } from './mcp/server.js';
 export type { ServerFactory, ServerFactoryOptions } from './mcp/server.js';
 export { defineTool, installTools, ToolError } from './mcp/toolset.js';
+export { createConformanceToolset } from './mcp/conformance-toolset.js';
 export type { ToolDefinition, Toolset, ToolsetPolicy, ToolContext, McpHooks } from './mcp/toolset.js';
 
 export { generateApiKey, parseApiKey } from './credentials/api-key-format.js';

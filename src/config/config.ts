@@ -140,7 +140,7 @@ export interface GuardConfig {
     maxSessions: number;
     /** Answer POSTs with one JSON body instead of an SSE stream. */
     jsonResponse: boolean;
-    toolset: 'reference';
+    toolset: 'reference' | 'conformance';
   };
   redis: { url: string | undefined; prefix: string };
   /** Roles (built-in and from `MCP_RBAC_FILE`) and permission overrides for tools, prompts and resources. */

@@ -87,7 +87,7 @@ export const envSchema = z.object({
   MCP_SESSION_IDLE_TIMEOUT: envDuration(30 * 60_000, 1_000, 24 * 3_600_000),
   MCP_MAX_SESSIONS: envInt(1000, 1, 1_000_000),
   MCP_JSON_RESPONSE: envBool(false),
-  MCP_TOOLSET: z.enum(['reference']).optional().default('reference'),
+  MCP_TOOLSET: z.enum(['reference', 'conformance']).optional().default('reference'),
   MCP_RBAC_FILE: z.string().optional(),
 
   // Shared state
