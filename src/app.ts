@@ -1,5 +1,7 @@
 import express, { type Express } from 'express';
-import { createJsonlAuditLogger } from './audit/jsonl-writer.js';
+import { createJsonlAuditLogger, type JsonlAuditLogger } from './audit/jsonl-writer.js';
+import { createAuditExporter, type AuditExporter } from './audit/exporter.js';
+import { datadogSink, splunkSink, sumoSink, webhookSink, type AuditSink } from './audit/sinks/index.js';
 import { createNullAuditLogger, type AuditLogger } from './audit/types.js';
 import type { GuardConfig } from './config/config.js';
 import { allowedHostsOf } from './config/to-options.js';
@@ -86,6 +88,41 @@ export function effectivePolicy(policy: ToolsetPolicy, rbac: RbacPolicy): Toolse
   };
 }
 
+/** Ships the audit trail to the SIEM collectors the configuration enables (none: undefined). */
+function startAuditExport(config: GuardConfig, audit: AuditLogger, metrics: GuardMetrics, logger: Logger): AuditExporter | undefined {
+  const { siem } = config.audit;
+  const sinks: AuditSink[] = [
+    ...(siem.splunk ? [splunkSink(siem.splunk)] : []),
+    ...(siem.datadog ? [datadogSink({ apiKey: siem.datadog.apiKey, ...(siem.datadog.url ? { url: siem.datadog.url } : {}) })] : []),
+    ...(siem.sumo ? [sumoSink(siem.sumo)] : []),
+    ...(siem.webhook ? [webhookSink(siem.webhook)] : []),
+  ];
+  if (sinks.length === 0) return undefined;
+  return createAuditExporter({
+    dir: config.audit.dir,
+    sinks,
+    spoolMaxBytes: config.audit.spoolMaxBytes,
+    onSent: (sink, records) => metrics.auditExports.inc({ sink, outcome: 'success' }, records),
+    onFailed: (sink, error) => {
+      metrics.auditExports.inc({ sink, outcome: 'failure' });
+      logger.warn('audit export failed; retrying with backoff', { sink, error: describeError(error) });
+    },
+    onLag: (sink, bytes) => metrics.auditSpoolBytes.set({ sink }, bytes),
+    onOverflow: (sink, records) => {
+      metrics.auditOverflow.inc({ sink }, records);
+      logger.error('audit export fell behind its spool bound; oldest records skipped', { sink, records });
+      audit
+        .record({
+          type: 'audit.overflow',
+          action: `export ${sink}`,
+          outcome: { status: 'error', code: 'spool_full' },
+          details: { sink, skipped: records },
+        })
+        .catch(() => undefined);
+    },
+  });
+}
+
 /**
  * Builds the reference server: the security stack in front of the MCP
  * endpoint, plus `/health`, `/ready`, `/metrics`, `/metrics/live` and, in
@@ -122,6 +159,8 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
         })
       : createNullAuditLogger());
   const sessionTokens = config.auth.sessionTokens.enabled ? createSessionTokenStore(store) : undefined;
+  const exporter = config.audit.enabled && !deps.audit ? startAuditExport(config, audit, metrics, logger) : undefined;
+  if ('head' in audit) metrics.auditHeadTime.read = () => (audit as JsonlAuditLogger).head().time;
   // Rate-limit counters live apart from security state, so a flood of distinct clients can only
   // evict counters, never a session token or a revocation. On Redis they degrade to local counters
   // while Redis is unreachable; everything else fails closed.
@@ -240,7 +279,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
   }).catch(async (error: unknown) => {
     // Start-up failed (an unsafe key store, a bad key): release what was opened, then report.
     unsubscribe();
-    await Promise.allSettled([audit.close(), store.shutdown(), counters.shutdown()]);
+    await Promise.allSettled([exporter?.stop(), audit.close(), store.shutdown(), counters.shutdown()]);
     throw error;
   });
   const stack = createSecurityStack({
@@ -375,6 +414,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
   const close = async (): Promise<void> => {
     unsubscribe();
     await credentials.close();
+    await exporter?.stop();
     await audit.close();
     await Promise.allSettled([counters.shutdown(), store.shutdown()]);
   };

@@ -132,6 +132,14 @@ export interface GuardConfig {
     rotateDaily: boolean;
     /** 0: keep every file. */
     retentionDays: number;
+    /** Most bytes a SIEM sink may fall behind the trail. */
+    spoolMaxBytes: number;
+    siem: {
+      splunk: { url: string; token: string } | undefined;
+      datadog: { url: string | undefined; apiKey: string } | undefined;
+      sumo: { url: string } | undefined;
+      webhook: { url: string; secret: string } | undefined;
+    };
   };
   mcp: {
     path: string;
@@ -287,6 +295,8 @@ export function buildConfig(
       maxFileBytes: env.MCP_AUDIT_MAX_FILE_SIZE,
       rotateDaily: env.MCP_AUDIT_ROTATE_DAILY,
       retentionDays: env.MCP_AUDIT_RETENTION_DAYS,
+      spoolMaxBytes: env.MCP_AUDIT_SPOOL_MAX_BYTES,
+      siem: buildSiem(env, problems),
     },
     mcp: {
       path: env.MCP_PATH,
@@ -317,5 +327,26 @@ export function buildRateLimits(env: ParsedEnv, file: RateLimitFile): RateLimitC
     tool: { default: bucket(env.MCP_RATE_LIMIT_TOOL, env.MCP_RATE_LIMIT_TOOL_BURST), tools: file.tools ?? {} },
     global: file.global === false ? undefined : (file.global ?? global),
     maxKeys: env.MCP_RATE_LIMIT_MAX_KEYS,
+  };
+}
+
+/** The SIEM sinks the environment enables; a half-configured sink is a problem, not silently off. */
+function buildSiem(env: ParsedEnv, problems: string[]): GuardConfig['audit']['siem'] {
+  const pair = <T>(a: string | undefined, b: string | undefined, names: [string, string], make: () => T): T | undefined => {
+    if (a && b) return make();
+    if (a || b) problems.push(`${a ? names[1] : names[0]}: needed together with ${a ? names[0] : names[1]}`);
+    return undefined;
+  };
+  return {
+    splunk: pair(env.MCP_SIEM_SPLUNK_URL, env.MCP_SIEM_SPLUNK_TOKEN, ['MCP_SIEM_SPLUNK_URL', 'MCP_SIEM_SPLUNK_TOKEN'], () => ({
+      url: env.MCP_SIEM_SPLUNK_URL!,
+      token: env.MCP_SIEM_SPLUNK_TOKEN!,
+    })),
+    datadog: env.MCP_SIEM_DATADOG_API_KEY ? { url: env.MCP_SIEM_DATADOG_URL, apiKey: env.MCP_SIEM_DATADOG_API_KEY } : undefined,
+    sumo: env.MCP_SIEM_SUMO_URL ? { url: env.MCP_SIEM_SUMO_URL } : undefined,
+    webhook: pair(env.MCP_SIEM_WEBHOOK_URL, env.MCP_SIEM_WEBHOOK_SECRET, ['MCP_SIEM_WEBHOOK_URL', 'MCP_SIEM_WEBHOOK_SECRET'], () => ({
+      url: env.MCP_SIEM_WEBHOOK_URL!,
+      secret: env.MCP_SIEM_WEBHOOK_SECRET!,
+    })),
   };
 }

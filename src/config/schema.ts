@@ -76,6 +76,14 @@ export const envSchema = z.object({
   MCP_AUDIT_MAX_FILE_SIZE: envBytes(100 * 1024 * 1024, 4096, 10 * 1024 * 1024 * 1024),
   MCP_AUDIT_ROTATE_DAILY: envBool(true),
   MCP_AUDIT_RETENTION_DAYS: envInt(0, 0, 36_500),
+  MCP_AUDIT_SPOOL_MAX_BYTES: envBytes(64 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024 * 1024),
+  MCP_SIEM_SPLUNK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  MCP_SIEM_SPLUNK_TOKEN: envSecret(1),
+  MCP_SIEM_DATADOG_URL: z.url({ protocol: /^https?$/ }).optional(),
+  MCP_SIEM_DATADOG_API_KEY: envSecret(1),
+  MCP_SIEM_SUMO_URL: envSecret(1),
+  MCP_SIEM_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  MCP_SIEM_WEBHOOK_SECRET: envSecret(32),
 
   // MCP endpoint
   MCP_PATH: z

@@ -26,6 +26,16 @@ export interface GuardMetrics {
   toolDuration: client.Histogram<'tool'>;
   auditEvents: client.Counter<'type'>;
   auditFailures: client.Counter;
+  /** Records shipped to or refused by a SIEM sink. */
+  auditExports: client.Counter<'sink' | 'outcome'>;
+  /** Bytes a SIEM sink is behind the trail (its share of the on-disk spool). */
+  auditSpoolBytes: client.Gauge<'sink'>;
+  /** Records skipped because a sink fell more than the spool bound behind. */
+  auditOverflow: client.Counter<'sink'>;
+  /** Seconds since the last audit record was written; reads `auditHeadTime` at scrape time. */
+  auditChainHeadAge: client.Gauge;
+  /** Set by the app: the time (ms) of the newest audit record, undefined before the first. */
+  auditHeadTime: { read?: () => number | undefined };
   activeSessions: client.Gauge;
   openStreams: client.Gauge<'kind'>;
   sessionHijackAttempts: client.Counter;
@@ -46,6 +56,7 @@ export function createGuardMetrics(options: GuardMetricsOptions = {}): GuardMetr
   const p = options.prefix ?? 'mcp_guard_';
   const registers = [registry];
   if (options.collectDefaults ?? true) client.collectDefaultMetrics({ register: registry, prefix: p });
+  const auditHeadTime: GuardMetrics['auditHeadTime'] = {};
   return {
     registry,
     httpRequests: new client.Counter({
@@ -108,6 +119,34 @@ export function createGuardMetrics(options: GuardMetricsOptions = {}): GuardMetr
       labelNames: ['type'],
       registers,
     }),
+    auditExports: new client.Counter({
+      name: `${p}audit_export_records_total`,
+      help: 'Audit records shipped to a SIEM sink (outcome success) and failed batches (outcome failure)',
+      labelNames: ['sink', 'outcome'],
+      registers,
+    }),
+    auditSpoolBytes: new client.Gauge({
+      name: `${p}audit_spool_bytes`,
+      help: 'Bytes of audit trail a SIEM sink has not received yet',
+      labelNames: ['sink'],
+      registers,
+    }),
+    auditOverflow: new client.Counter({
+      name: `${p}audit_export_overflow_records_total`,
+      help: 'Audit records skipped because a SIEM sink fell further behind than the spool bound',
+      labelNames: ['sink'],
+      registers,
+    }),
+    auditChainHeadAge: new client.Gauge({
+      name: `${p}audit_chain_head_age_seconds`,
+      help: 'Seconds since the last audit record was written (the head of the hash chain)',
+      registers,
+      collect() {
+        const time = auditHeadTime.read?.();
+        this.set(time === undefined ? 0 : (Date.now() - time) / 1000);
+      },
+    }),
+    auditHeadTime,
     auditFailures: new client.Counter({
       name: `${p}audit_write_failures_total`,
       help: 'Audit writes that failed (the requests they described were refused)',

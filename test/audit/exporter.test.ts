@@ -140,3 +140,25 @@ describe('SIEM export', () => {
     files.remove();
   });
 });
+
+describe('the reference server with a SIEM webhook configured', () => {
+  it('ships its audit events to the collector, signed', async () => {
+    const { startTestServer, TEST_TOKEN, connectClient } = await import('../helpers/server.js');
+    const hook = await collector(() => 200);
+    const server = await startTestServer({ MCP_SIEM_WEBHOOK_URL: `${hook.url}/hook`, MCP_SIEM_WEBHOOK_SECRET: 'webhook-secret-0123456789abcdef0123' });
+    try {
+      const { client, close } = await connectClient(server.mcpUrl, { Authorization: `Bearer ${TEST_TOKEN}` });
+      await client.callTool({ name: 'echo', arguments: { message: 'to the siem' } });
+      await close();
+      await until(() =>
+        hook.received.some((item) => (JSON.parse(item.body) as { records: Array<{ type: string }> }).records.some((r) => r.type === 'tool.call')),
+      );
+      const first = hook.received[0]!;
+      const timestamp = String(first.headers['x-mcp-guard-timestamp']);
+      expect(first.headers['x-mcp-guard-signature']).toBe(`sha256=${webhookSignature('webhook-secret-0123456789abcdef0123', timestamp, first.body)}`);
+    } finally {
+      await server.stop();
+      await hook.close();
+    }
+  });
+});
