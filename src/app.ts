@@ -20,6 +20,7 @@ import type { RbacPolicy } from './config/rbac.js';
 import { createServerFactory } from './mcp/server.js';
 import { createGuardMetrics, type GuardMetrics } from './metrics/guard-metrics.js';
 import { requestActor } from './middleware/context.js';
+import { createRequestLog } from './middleware/request-log.js';
 import { createNotFound } from './middleware/error-handler.js';
 import { createHealthRoute } from './routes/health.js';
 import { createLiveMetricsRoute, createMetricsRoute } from './routes/metrics.js';
@@ -323,7 +324,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     if (phase === 'stopping') res.setHeader('Connection', 'close');
     next();
   });
-  app.use(...stack.perimeter);
+  app.use(...stack.perimeter, createRequestLog({ logger }));
 
   app.get('/health', createHealthRoute());
   app.get(

@@ -53,6 +53,14 @@ export type { Credential, CredentialVerifier, RoleResolver } from './middleware/
 export { createAuthorize } from './middleware/authorize.js';
 export type { AuthorizeOptions } from './middleware/authorize.js';
 export { requirePermission } from './middleware/require-permission.js';
+export { createRequestLog } from './middleware/request-log.js';
+export type { RequestLogOptions } from './middleware/request-log.js';
+export { createAuditExporter } from './audit/exporter.js';
+export type { AuditExporter, AuditExporterOptions } from './audit/exporter.js';
+export { splunkSink, datadogSink, sumoSink, webhookSink, webhookSignature } from './audit/sinks/index.js';
+export type { AuditSink, AuditRecord } from './audit/sinks/index.js';
+export { verifyAuditDir } from './audit/verify.js';
+export type { StreamReport, ChainBreak } from './audit/verify.js';
 export { createHttpMetrics } from './middleware/http-metrics.js';
 export type { HttpMetricsOptions } from './middleware/http-metrics.js';
 export { createErrorHandler } from './middleware/error-handler.js';
@@ -64,7 +72,7 @@ export { createLogger } from './logging/logger.js';
 export type { Logger, LoggerOptions } from './logging/logger.js';
 
 export { createJsonlAuditLogger } from './audit/jsonl-writer.js';
-export type { JsonlAuditOptions } from './audit/jsonl-writer.js';
+export type { JsonlAuditOptions, JsonlAuditLogger } from './audit/jsonl-writer.js';
 export type { AuditLogger } from './audit/types.js';
 export type { AuditEvent, AuditEventInput } from './audit/event.js';
 

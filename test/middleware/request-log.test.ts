@@ -1,0 +1,44 @@
+import { PassThrough } from 'node:stream';
+import express from 'express';
+import winston from 'winston';
+import { createRequestId } from '../../src/middleware/request-id.js';
+import { createRequestLog } from '../../src/middleware/request-log.js';
+
+describe('the request log', () => {
+  it('writes one http line per request with request id, status and duration, and never the query or headers', async () => {
+    const sink = new PassThrough();
+    const lines: string[] = [];
+    sink.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
+    const logger = winston.createLogger({
+      level: 'http',
+      format: winston.format.json(),
+      transports: [new winston.transports.Stream({ stream: sink })],
+    });
+    const app = express().use(createRequestId(), createRequestLog({ logger }));
+    app.get('/thing', (_req, res) => void res.status(204).end());
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const { port } = server.address() as { port: number };
+    await fetch(`http://127.0.0.1:${port}/thing?token=secret-in-query`, {
+      headers: { Authorization: 'Bearer secret-header', 'X-Request-ID': 'req-1' },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    server.close();
+    expect(lines).toHaveLength(1);
+    const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(line).toMatchObject({
+      level: 'http',
+      message: 'request',
+      requestId: 'req-1',
+      method: 'GET',
+      status: 204,
+      durationMs: expect.any(Number),
+    });
+    expect(lines[0]).not.toContain('secret');
+  });
+
+  it('does nothing when the level is above http', () => {
+    const logger = winston.createLogger({ level: 'info', transports: [new winston.transports.Stream({ stream: new PassThrough() })] });
+    expect(createRequestLog({ logger }).name).not.toBe('requestLog');
+  });
+});
