@@ -188,7 +188,27 @@ export function createAuthorize(options: AuthorizeOptions): RequestHandler {
     } catch {
       return next(new GuardError(ErrorCode.Unavailable, 'The request cannot be recorded and was refused'));
     }
-    if (refused === 0) return next();
+    if (refused === 0) {
+      // Reads of resources and prompts are audited like tool calls (those are audited when they run).
+      try {
+        for (const message of messages) {
+          const { method, params } = (message ?? {}) as { method?: unknown; params?: { uri?: unknown; name?: unknown } };
+          if (method !== 'resources/read' && method !== 'prompts/get') continue;
+          const target = String((method === 'resources/read' ? params?.uri : params?.name) ?? '').slice(0, 256);
+          const { actor, context } = requestActor(req);
+          await audit.record({
+            type: method === 'resources/read' ? 'resource.read' : 'prompt.get',
+            action: `${method} ${target}`,
+            actor,
+            context,
+            outcome: { status: 'success' },
+          });
+        }
+      } catch {
+        return next(new GuardError(ErrorCode.Unavailable, 'The request cannot be recorded and was refused'));
+      }
+      return next();
+    }
     const first = errors.find((error): error is GuardError => error !== null)!;
     if (!batch) return next(first);
     const scopes = [...new Set(errors.map((error) => error?.details.scope).filter((scope): scope is string => Boolean(scope)))];

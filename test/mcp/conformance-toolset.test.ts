@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MCP_POST_HEADERS, connectClient, readRpc, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 
@@ -38,6 +38,25 @@ describe('the conformance toolset', () => {
     } finally {
       await close();
     }
+  });
+
+  it('audits resource reads and prompt gets like tool calls', async () => {
+    const { client, close } = await connectClient(server.mcpUrl);
+    try {
+      await client.readResource({ uri: 'test://static-text' });
+      const prompt = (await client.listPrompts()).prompts[0]!;
+      await client
+        .getPrompt({ name: prompt.name, arguments: prompt.arguments?.length ? { arg1: 'a', arg2: 'b' } : {} })
+        .catch(() => undefined);
+    } finally {
+      await close();
+    }
+    const events = readFileSync(join(server.auditDir, 'audit.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { type: string; action: string });
+    expect(events).toContainEqual(expect.objectContaining({ type: 'resource.read', action: 'resources/read test://static-text' }));
+    expect(events.some((event) => event.type === 'prompt.get')).toBe(true);
   });
 
   it('registers no prompt or resource for a principal without their permissions and refuses them', async () => {
