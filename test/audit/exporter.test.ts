@@ -162,3 +162,48 @@ describe('the reference server with a SIEM webhook configured', () => {
     }
   });
 });
+
+describe('a SIEM collector that hangs', () => {
+  it('times the request out, retries, and delivers everything once it answers again, while the trail keeps being written', async () => {
+    const files = tempDir();
+    let hang = true;
+    const received: string[] = [];
+    const held: Array<() => void> = [];
+    const server: Server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      req.on('end', () => {
+        if (hang) {
+          held.push(() => res.destroy());
+          return; // never answers
+        }
+        received.push(...body.split('\n'));
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sumo`;
+    const failures: unknown[] = [];
+    const exporter = createAuditExporter({
+      dir: files.dir,
+      intervalMs: 20,
+      backoffMs: 20,
+      maxBackoffMs: 50,
+      timeoutMs: 100,
+      sinks: [sumoSink({ url })],
+      onFailed: (_sink, error) => failures.push(error),
+    });
+    const started = Date.now();
+    await writeEvents(files.dir, 1, 30); // the writer is never held up by the exporter
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await until(() => failures.length >= 2);
+    hang = false;
+    await until(() => received.length >= 30);
+    await exporter.stop();
+    for (const release of held) release();
+    expect(received.map((line) => (JSON.parse(line) as { seq: number }).seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    files.remove();
+  });
+});
