@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { INITIALIZE, MCP_POST_HEADERS, connectClient, readRpc, startTestServer, type TestServer } from '../helpers/server.js';
+import {
+  INITIALIZE,
+  MCP_POST_HEADERS,
+  connectClient,
+  openSessionToken,
+  readRpc,
+  startTestServer,
+  type TestServer,
+} from '../helpers/server.js';
 
 const secret = (name: string) => `${name}-secret-0123456789abcdef0123456789abcdef`;
 
@@ -166,19 +174,8 @@ describe('revocation', () => {
   });
 
   it('closes the MCP sessions and SSE streams of a principal whose credential dies', async () => {
-    const tokenStream = new AbortController();
-    const session = await fetch(`${server.url}/session`, { signal: tokenStream.signal });
-    const reader = session.body!.getReader();
-    let text = '';
-    while (!text.includes('\n\n')) text += Buffer.from((await reader.read()).value!).toString('utf8');
-    const token = (
-      JSON.parse(
-        text
-          .split('\n')
-          .find((line) => line.startsWith('data: '))!
-          .slice(6),
-      ) as { token: string }
-    ).token;
+    const tokenStream = await openSessionToken(server.url);
+    const { token } = tokenStream;
 
     const auth = { Authorization: `Bearer ${token}`, 'MCP-Protocol-Version': '2025-06-18' };
     const init = await fetch(server.mcpUrl, {
@@ -202,7 +199,7 @@ describe('revocation', () => {
       () => 'ended',
     );
 
-    tokenStream.abort(); // the token dies with its stream
+    tokenStream.close(); // the token dies with its stream
     await expect(ended).resolves.toBe('ended');
     const after = await fetch(server.mcpUrl, {
       method: 'POST',

@@ -1,4 +1,12 @@
-import { INITIALIZE, MCP_POST_HEADERS, connectClient, startTestServer, type TestServer } from '../helpers/server.js';
+import {
+  INITIALIZE,
+  MCP_POST_HEADERS,
+  connectClient,
+  eventData,
+  readFirstEvent,
+  startTestServer,
+  type TestServer,
+} from '../helpers/server.js';
 
 /** Opens `GET /session` and returns the token of its first `session-token` event and a way to close the stream. */
 async function openSessionStream(server: TestServer): Promise<{ token: string; expiresAt: string; close(): void }> {
@@ -6,17 +14,9 @@ async function openSessionStream(server: TestServer): Promise<{ token: string; e
   const response = await fetch(`${server.url}/session`, { signal: controller.signal });
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toContain('text/event-stream');
-  const reader = response.body!.getReader();
-  let text = '';
-  while (!text.includes('\n\n')) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += Buffer.from(value).toString('utf8');
-  }
+  const text = await readFirstEvent(response);
   expect(text).toContain('event: session-token');
-  const data = text.split('\n').find((line) => line.startsWith('data: '))!;
-  const payload = JSON.parse(data.slice(6)) as { token: string; expiresAt: string };
-  return { ...payload, close: () => controller.abort() };
+  return { ...eventData<{ token: string; expiresAt: string }>(text), close: () => controller.abort() };
 }
 
 async function statusWith(server: TestServer, token: string): Promise<number> {

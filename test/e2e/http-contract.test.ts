@@ -1,7 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { INITIALIZE, MCP_POST_HEADERS, TEST_API_KEY, TEST_TOKEN, startTestServer, type TestServer } from '../helpers/server.js';
+import {
+  INITIALIZE,
+  MCP_POST_HEADERS,
+  TEST_API_KEY,
+  TEST_TOKEN,
+  eventData,
+  readFirstEvent,
+  startTestServer,
+  type TestServer,
+} from '../helpers/server.js';
 
 const AUTH = { Authorization: `Bearer ${TEST_TOKEN}` };
 
@@ -199,16 +208,9 @@ describe('the HTTP contract of /mcp', () => {
     const response = await fetch(`${server.url}/metrics/live`, { headers: AUTH, signal: controller.signal });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/event-stream');
-    const reader = response.body!.getReader();
-    let text = '';
-    while (!text.includes('\n\n')) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += Buffer.from(value).toString('utf8');
-    }
+    const text = await readFirstEvent(response);
     controller.abort();
-    const data = text.split('\n').find((line) => line.startsWith('data: '));
-    expect(JSON.parse(data!.slice(6))).toEqual(expect.any(Object));
+    expect(eventData(text)).toEqual(expect.any(Object));
   });
 });
 

@@ -85,3 +85,37 @@ export async function readRpc<T = Record<string, unknown>>(response: Response): 
   const parsed = JSON.parse(text) as T | T[];
   return Array.isArray(parsed) ? parsed : [parsed];
 }
+
+/** Reads an SSE response up to the end of its first event and returns that event's raw text. */
+export async function readFirstEvent(response: Response): Promise<string> {
+  const reader = response.body!.getReader();
+  let text = '';
+  while (!text.includes('\n\n')) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += Buffer.from(value).toString('utf8');
+  }
+  return text;
+}
+
+/** The JSON `data` of an SSE event's text. */
+export function eventData<T>(text: string): T {
+  return JSON.parse(
+    text
+      .split('\n')
+      .find((line) => line.startsWith('data: '))!
+      .slice(6),
+  ) as T;
+}
+
+/**
+ * Opens development-mode `GET /session` on `baseUrl` and returns the token of its
+ * `session-token` event, the event's raw text, and a way to close the stream (which kills the token).
+ */
+export async function openSessionToken(baseUrl: string): Promise<{ token: string; expiresAt: string; text: string; close(): void }> {
+  const controller = new AbortController();
+  const response = await fetch(`${baseUrl}/session`, { signal: controller.signal });
+  if (response.status !== 200) throw new Error(`GET /session answered ${response.status}`);
+  const text = await readFirstEvent(response);
+  return { ...eventData<{ token: string; expiresAt: string }>(text), text, close: () => controller.abort() };
+}

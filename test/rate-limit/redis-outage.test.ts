@@ -1,4 +1,4 @@
-import { MCP_POST_HEADERS, TEST_TOKEN, startTestServer, type TestServer } from '../helpers/server.js';
+import { MCP_POST_HEADERS, TEST_TOKEN, openSessionToken, startTestServer, type TestServer } from '../helpers/server.js';
 import { startOwnRedis, uniquePrefix, type OwnRedis } from '../helpers/redis.js';
 
 const echo = (id: number) =>
@@ -86,23 +86,12 @@ describe('credential checks during a Redis outage', () => {
   });
 
   it('fail closed: a session token that cannot be checked is refused with 503, never accepted', async () => {
-    const controller = new AbortController();
-    const stream = await fetch(`${server.url}/session`, { signal: controller.signal });
-    const reader = stream.body!.getReader();
-    let text = '';
-    while (!text.includes('\n\n')) text += Buffer.from((await reader.read()).value!).toString('utf8');
-    const token = (
-      JSON.parse(
-        text
-          .split('\n')
-          .find((line) => line.startsWith('data: '))!
-          .slice(6),
-      ) as { token: string }
-    ).token;
+    const session = await openSessionToken(server.url);
+    const { token } = session;
     expect(await post(server, 1, { Authorization: `Bearer ${token}` })).toBe(200);
     await redis.stop();
     expect(await post(server, 2, { Authorization: `Bearer ${token}` })).toBe(503);
-    controller.abort();
+    session.close();
   }, 30_000);
 });
 

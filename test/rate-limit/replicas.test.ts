@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { startProcess, type ServerProcess } from '../helpers/process.js';
 import { REDIS_URL, uniquePrefix } from '../helpers/redis.js';
-import { INITIALIZE, MCP_POST_HEADERS, TEST_TOKEN, connectClient, tempDir } from '../helpers/server.js';
+import { INITIALIZE, MCP_POST_HEADERS, TEST_TOKEN, connectClient, openSessionToken, tempDir } from '../helpers/server.js';
 
 const key = (name: string) => `${name}-replica-secret-0123456789abcdef0123456789`;
 const call = (name: string, args: Record<string, unknown>) =>
@@ -97,19 +97,8 @@ describe('three replicas sharing Redis', () => {
   });
 
   it('accept a session token minted by one replica on the others, and serve the SDK client round-robin in stateless mode', async () => {
-    const controller = new AbortController();
-    const stream = await fetch(`${replicas[0]!.url}/session`, { signal: controller.signal });
-    const reader = stream.body!.getReader();
-    let text = '';
-    while (!text.includes('\n\n')) text += Buffer.from((await reader.read()).value!).toString('utf8');
-    const token = (
-      JSON.parse(
-        text
-          .split('\n')
-          .find((line) => line.startsWith('data: '))!
-          .slice(6),
-      ) as { token: string }
-    ).token;
+    const session = await openSessionToken(replicas[0]!.url);
+    const { token } = session;
 
     for (const replica of replicas.slice(1)) {
       const response = await fetch(replica.mcpUrl, {
@@ -128,7 +117,7 @@ describe('three replicas sharing Redis', () => {
       expect(calls.map((result) => result.content)).toEqual([1, 2, 3].map((n) => [{ type: 'text', text: `rr${n}` }]));
       await close();
     } finally {
-      controller.abort();
+      session.close();
       await proxy.close();
     }
   });
