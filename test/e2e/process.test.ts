@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MAIN, startProcess } from '../helpers/process.js';
+import { runToExit, startProcess } from '../helpers/process.js';
 import { TEST_TOKEN, startTestServer, tempDir } from '../helpers/server.js';
 
 describe('the mcp-guard process', () => {
@@ -67,14 +66,7 @@ describe('the mcp-guard process', () => {
   });
 
   it('refuses to start on a bad configuration, listing every problem without echoing secrets', async () => {
-    const child = spawn(process.execPath, [MAIN], {
-      env: { PATH: process.env.PATH ?? '', MCP_PORT: 'not-a-port', MCP_AUTH_TOKEN: 'short-secret', MCP_RATE_LIMIT: '-3' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { code, output } = await runToExit({ MCP_PORT: 'not-a-port', MCP_AUTH_TOKEN: 'short-secret', MCP_RATE_LIMIT: '-3' });
     expect(code).not.toBe(0);
     expect(output).toContain('MCP_PORT');
     expect(output).toContain('MCP_AUTH_TOKEN');
@@ -83,14 +75,7 @@ describe('the mcp-guard process', () => {
   });
 
   it('refuses to bind a non-loopback address in development mode', async () => {
-    const child = spawn(process.execPath, [MAIN], {
-      env: { PATH: process.env.PATH ?? '', MCP_PORT: '0', MCP_HOST: '0.0.0.0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { code, output } = await runToExit({ MCP_PORT: '0', MCP_HOST: '0.0.0.0' });
     expect(code).not.toBe(0);
     expect(output).toContain('MCP_ALLOW_INSECURE');
   });
