@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import type { AuditEventInput } from '../audit/event.js';
+import type { AuditLogger } from '../audit/types.js';
+import type { GuardMetrics } from '../metrics/guard-metrics.js';
 import { parseOptions, service } from '../core/options.js';
 import type { StateStore } from '../stores/types.js';
 
@@ -91,4 +94,36 @@ export function createLockout(options: LockoutOptions): Lockout {
       return engaged;
     },
   };
+}
+
+/** Where {@link recordFailureAudited} reports the locks a failure engaged. */
+export interface LockoutReport {
+  audit: AuditLogger;
+  metrics?: GuardMetrics | undefined;
+  action: string;
+  actor: AuditEventInput['actor'];
+  context: AuditEventInput['context'];
+}
+
+/**
+ * Counts a failed authentication and, for each lock it engaged, counts the
+ * lockout metric and writes an `auth.lockout` audit event (awaited: the caller
+ * answers only after it is written).
+ */
+export async function recordFailureAudited(lockout: Lockout, subjects: LockoutSubjects, report: LockoutReport): Promise<void> {
+  for (const lock of await lockout.recordFailure(subjects)) {
+    report.metrics?.lockouts.inc({ subject: lock.subject });
+    await report.audit.record({
+      type: 'auth.lockout',
+      action: report.action,
+      actor: report.actor,
+      context: report.context,
+      outcome: { status: 'denied', code: 'locked_out' },
+      details: {
+        subject: lock.subject,
+        ...(lock.subject === 'key' && subjects.keyId ? { keyId: subjects.keyId } : {}),
+        lockoutSeconds: Math.ceil(lock.retryAfterMs / 1000),
+      },
+    });
+  }
 }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AuditLogger } from '../audit/types.js';
 import { parseOptions, service } from '../core/options.js';
 import { parseApiKey } from '../credentials/api-key-format.js';
-import type { Lockout } from '../credentials/lockout.js';
+import { recordFailureAudited, type Lockout } from '../credentials/lockout.js';
 import type { GrantResult, TokenService } from '../credentials/token-service.js';
 import type { GuardMetrics } from '../metrics/guard-metrics.js';
 import { requestActor } from '../middleware/context.js';
@@ -112,17 +112,11 @@ export function createOAuthTokenRoute(options: OAuthTokenRouteOptions): Router {
             details: { reason: result.reason, grant: grantType, ...(result.family ? { family: result.family } : {}) },
           });
           if (lockout && result.error !== 'invalid_scope') {
-            for (const lock of await lockout.recordFailure({ ip: req.ip, keyId: result.error === 'invalid_client' ? keyId : undefined })) {
-              metrics?.lockouts.inc({ subject: lock.subject });
-              await audit.record({
-                type: 'auth.lockout',
-                action,
-                actor,
-                context,
-                outcome: { status: 'denied', code: 'locked_out' },
-                details: { subject: lock.subject },
-              });
-            }
+            await recordFailureAudited(
+              lockout,
+              { ip: req.ip, keyId: result.error === 'invalid_client' ? keyId : undefined },
+              { audit, metrics, action, actor, context },
+            );
           }
           if (result.error === 'invalid_client') return oauthError(res, 401, 'invalid_client', 'Client authentication failed');
           if (result.error === 'invalid_scope')

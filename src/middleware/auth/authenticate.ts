@@ -1,7 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AuditLogger } from '../../audit/types.js';
-import type { Lockout } from '../../credentials/lockout.js';
+import { recordFailureAudited, type Lockout } from '../../credentials/lockout.js';
 import { fn, parseOptions, service } from '../../core/options.js';
 import { toAuthInfo, type Principal } from '../../core/principal.js';
 import { ErrorCode } from '../../errors/codes.js';
@@ -146,21 +146,7 @@ export function createAuthenticate(options: AuthenticateOptions): RequestHandler
       });
       if (lockout && failure!.status === 401 && extracted && 'credential' in extracted) {
         const keyId = keyIdOf?.(extracted.credential);
-        for (const lock of await lockout.recordFailure({ ip: req.ip, keyId })) {
-          metrics?.lockouts.inc({ subject: lock.subject });
-          await audit.record({
-            type: 'auth.lockout',
-            action,
-            actor,
-            context,
-            outcome: { status: 'denied', code: ErrorCode.LockedOut },
-            details: {
-              subject: lock.subject,
-              ...(lock.subject === 'key' && keyId ? { keyId } : {}),
-              lockoutSeconds: Math.ceil(lock.retryAfterMs / 1000),
-            },
-          });
-        }
+        await recordFailureAudited(lockout, { ip: req.ip, keyId }, { audit, metrics, action, actor, context });
       }
       return next(failure!);
     } catch (error) {
