@@ -1,38 +1,34 @@
 import express, { type Express } from 'express';
-import { createJsonlAuditLogger, type JsonlAuditLogger } from './audit/jsonl-writer.js';
-import { createAuditExporter, type AuditExporter } from './audit/exporter.js';
-import { datadogSink, splunkSink, sumoSink, webhookSink, type AuditSink } from './audit/sinks/index.js';
-import { createNullAuditLogger, type AuditLogger } from './audit/types.js';
+import type { AuditLogger } from './audit/types.js';
+import { openAudit } from './app/audit.js';
+import { sessionHooks, toolCallHooks } from './app/mcp-hooks.js';
+import { openStores } from './app/stores.js';
 import type { GuardConfig } from './config/config.js';
+import { ConfigError } from './config/load.js';
+import type { RbacPolicy } from './config/rbac.js';
 import { allowedHostsOf } from './config/to-options.js';
 import { Permission } from './core/permissions.js';
 import { createCredentials } from './credentials/setup.js';
-import { principalOf } from './core/principal.js';
 import { describeError } from './logging/redact.js';
 import { createSilentLogger, type Logger } from './logging/logger.js';
+import { createConformanceToolset } from './mcp/conformance-toolset.js';
 import { createMcpEndpoint, type McpEndpoint } from './mcp/endpoint.js';
+import { paramHeadersOf, type ParamHeader } from './mcp/era.js';
 import { createTenantKv } from './mcp/kv-store.js';
 import { createReferenceToolset } from './mcp/reference-toolset.js';
-import { createConformanceToolset } from './mcp/conformance-toolset.js';
-import type { ToolsetPolicy } from './mcp/toolset.js';
-import { ConfigError } from './config/load.js';
-import type { RbacPolicy } from './config/rbac.js';
 import { createServerFactory } from './mcp/server.js';
+import { objectSchemaOf, type Toolset, type ToolsetPolicy } from './mcp/toolset.js';
 import { createGuardMetrics, type GuardMetrics } from './metrics/guard-metrics.js';
-import { requestActor } from './middleware/context.js';
-import { createRequestLog } from './middleware/request-log.js';
+import { createLimiterStore } from './middleware/rate-limit/store-adapter.js';
 import { createNotFound } from './middleware/error-handler.js';
 import { createHealthRoute } from './routes/health.js';
 import { createLiveMetricsRoute, createMetricsRoute } from './routes/metrics.js';
 import { createReadyRoute, type ReadinessCheck } from './routes/ready.js';
 import { createSessionTokenRoute } from './routes/session-token.js';
 import { createSecurityStack, type SecurityStack } from './stack.js';
-import { createMemoryStore } from './stores/memory.js';
-import { createRedisStore } from './stores/redis.js';
-import { createResilientStore } from './stores/resilient.js';
-import { createLimiterStore } from './middleware/rate-limit/store-adapter.js';
 import { createSessionTokenStore } from './stores/session-tokens.js';
 import type { StateStore } from './stores/types.js';
+import { z } from 'zod';
 
 /** Things the app uses that a caller may provide (tests, embedding). */
 export interface AppDependencies {
@@ -55,7 +51,7 @@ export interface GuardApp {
   /**
    * First half of a graceful stop: `/ready` turns 503, live streams end,
    * in-flight MCP requests may finish until `deadline` (ms since the epoch),
-   * then every MCP session and its SSE stream is closed.
+   * then every MCP session and stream is closed.
    */
   drain(deadline: number): Promise<void>;
   /** Re-reads the API key store (SIGHUP). */
@@ -89,99 +85,44 @@ export function effectivePolicy(policy: ToolsetPolicy, rbac: RbacPolicy): Toolse
   };
 }
 
-/** Ships the audit trail to the SIEM collectors the configuration enables (none: undefined). */
-function startAuditExport(config: GuardConfig, audit: AuditLogger, metrics: GuardMetrics, logger: Logger): AuditExporter | undefined {
-  const { siem } = config.audit;
-  const sinks: AuditSink[] = [
-    ...(siem.splunk ? [splunkSink(siem.splunk)] : []),
-    ...(siem.datadog ? [datadogSink({ apiKey: siem.datadog.apiKey, ...(siem.datadog.url ? { url: siem.datadog.url } : {}) })] : []),
-    ...(siem.sumo ? [sumoSink(siem.sumo)] : []),
-    ...(siem.webhook ? [webhookSink(siem.webhook)] : []),
-  ];
-  if (sinks.length === 0) return undefined;
-  return createAuditExporter({
-    dir: config.audit.dir,
-    sinks,
-    spoolMaxBytes: config.audit.spoolMaxBytes,
-    onSent: (sink, records) => metrics.auditExports.inc({ sink, outcome: 'success' }, records),
-    onFailed: (sink, error) => {
-      metrics.auditExports.inc({ sink, outcome: 'failure' });
-      logger.warn('audit export failed; retrying with backoff', { sink, error: describeError(error) });
-    },
-    onLag: (sink, bytes) => metrics.auditSpoolBytes.set({ sink }, bytes),
-    onOverflow: (sink, records) => {
-      metrics.auditOverflow.inc({ sink }, records);
-      logger.error('audit export fell behind its spool bound; oldest records skipped', { sink, records });
-      audit
-        .record({
-          type: 'audit.overflow',
-          action: `export ${sink}`,
-          outcome: { status: 'error', code: 'spool_full' },
-          details: { sink, skipped: records },
-        })
-        .catch(() => undefined);
-    },
-  });
+/** Per tool, the arguments its input schema mirrors into `Mcp-Param-*` headers. */
+function paramHeadersOfToolset(toolset: Toolset): Record<string, ParamHeader[]> {
+  const declared: Record<string, ParamHeader[]> = {};
+  for (const tool of toolset.tools) {
+    if (!tool.inputSchema) continue;
+    const headers = paramHeadersOf(z.toJSONSchema(objectSchemaOf(tool.inputSchema), { unrepresentable: 'any' }));
+    if (headers.length) declared[tool.name] = headers;
+  }
+  return declared;
 }
 
-/**
- * Builds the reference server: the security stack in front of the MCP
- * endpoint, plus `/health`, `/ready`, `/metrics`, `/metrics/live` and, in
- * development mode, `GET /session`. It does not listen; `main.ts` does.
- */
-export async function createApp(config: GuardConfig, deps: AppDependencies = {}): Promise<GuardApp> {
-  // Configuration problems that need the toolset are found before anything is opened.
-  const kv = createTenantKv();
-  const toolset = config.mcp.toolset === 'conformance' ? createConformanceToolset() : createReferenceToolset(kv);
+/** The toolset the configuration names, its policy with the RBAC file applied, checked against the limit file. */
+function loadToolset(config: GuardConfig) {
+  const toolset = config.mcp.toolset === 'conformance' ? createConformanceToolset() : createReferenceToolset(createTenantKv());
   const policy = effectivePolicy(toolset.policy, config.rbac);
   const unknownLimits = Object.keys(config.rateLimit.tool.tools).filter((name) => !Object.hasOwn(policy.tools, name));
   if (unknownLimits.length) {
     throw new ConfigError(unknownLimits.map((name) => `MCP_RATE_LIMIT_FILE: tools.${name}: the tool does not exist`));
   }
+  return { toolset, policy };
+}
+
+/**
+ * Builds the reference server: the security stack in front of the MCP
+ * endpoint, plus `/health`, `/ready`, `/metrics`, `/metrics/live`, the
+ * credential routes and, in development mode, `GET /session`. It does not
+ * listen; `main.ts` does.
+ */
+export async function createApp(config: GuardConfig, deps: AppDependencies = {}): Promise<GuardApp> {
+  // Configuration problems that need the toolset are found before anything is opened.
+  const { toolset, policy } = loadToolset(config);
   const logger = deps.logger ?? createSilentLogger();
   const metrics = deps.metrics ?? createGuardMetrics();
-  const store =
-    deps.store ?? (config.redis.url ? await createRedisStore({ url: config.redis.url, prefix: config.redis.prefix }) : createMemoryStore());
-  const audit =
-    deps.audit ??
-    (config.audit.enabled
-      ? createJsonlAuditLogger({
-          dir: config.audit.dir,
-          fsync: config.audit.fsync,
-          maxFileBytes: config.audit.maxFileBytes,
-          rotateDaily: config.audit.rotateDaily,
-          retentionDays: config.audit.retentionDays,
-          ...(config.audit.hmacKey ? { hmacKey: config.audit.hmacKey } : {}),
-          onWrite: (event) => metrics.auditEvents.inc({ type: event.type }),
-          onError: (error) => {
-            metrics.auditFailures.inc();
-            logger.error('audit write failed', { error: describeError(error) });
-          },
-        })
-      : createNullAuditLogger());
+  const stores = await openStores(config, metrics, logger, deps.store);
+  const { store } = stores;
+  const trail = openAudit(config, metrics, logger, deps.audit);
+  const { audit } = trail;
   const sessionTokens = config.auth.sessionTokens.enabled ? createSessionTokenStore(store) : undefined;
-  const exporter = config.audit.enabled && !deps.audit ? startAuditExport(config, audit, metrics, logger) : undefined;
-  if ('head' in audit) metrics.auditHeadTime.read = () => (audit as JsonlAuditLogger).head().time;
-  // Rate-limit counters live apart from security state, so a flood of distinct clients can only
-  // evict counters, never a session token or a revocation. On Redis they degrade to local counters
-  // while Redis is unreachable; everything else fails closed.
-  const localCounters = createMemoryStore({ maxEntries: config.rateLimit.maxKeys });
-  const counters: StateStore =
-    store.kind === 'memory'
-      ? localCounters
-      : createResilientStore({
-          primary: store,
-          fallback: localCounters,
-          onDegradedChange(degraded) {
-            metrics.storeDegraded.set(degraded ? 1 : 0);
-            if (degraded) {
-              metrics.storeFallbacks.inc();
-              logger.warn('shared store unreachable: rate limits count locally until it is back', { store: store.kind });
-            } else {
-              logger.info('shared store reachable again: rate limits are shared again', { store: store.kind });
-            }
-          },
-        });
 
   let phase: 'starting' | 'ready' | 'stopping' = 'starting';
   const streams = new Set<() => void>();
@@ -196,81 +137,31 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     logger,
     // The endpoint is created just below; tools only run once it exists.
     listSessions: () => endpoint.listSessions(),
-    hooks: {
-      async onToolCall(event) {
-        const principal = principalOf(event.authInfo);
-        metrics.toolCalls.inc({ tool: event.tool, outcome: event.outcome });
-        metrics.toolDuration.observe({ tool: event.tool }, event.durationMs / 1000);
-        await audit.record({
-          type: 'tool.call',
-          action: `tools/call ${event.tool}`,
-          actor: principal ? { principalId: principal.id, role: principal.role, authMethod: principal.authMethod } : {},
-          outcome: { status: event.outcome === 'success' ? 'success' : 'error', durationMs: Math.round(event.durationMs * 1000) / 1000 },
-          context: {
-            ...(event.requestId ? { requestId: event.requestId } : {}),
-            ...(event.sessionId ? { sessionId: event.sessionId } : {}),
-            ...(principal?.tenant ? { tenant: principal.tenant } : {}),
-          },
-          details: { tool: event.tool, argsDigest: event.argsDigest },
-        });
-      },
-    },
+    hooks: toolCallHooks(audit, metrics),
+    ...(config.mcp.requestStateKey ? { requestStateKey: config.mcp.requestStateKey } : {}),
+    requestStateTtlSeconds: Math.round(config.mcp.requestStateTtlMs / 1000),
   });
   const endpoint = createMcpEndpoint({
     mode: config.mcp.mode,
     createServer,
     sessionIdleMs: config.mcp.sessionIdleMs,
     maxSessions: config.mcp.maxSessions,
+    maxSessionsPerPrincipal: config.mcp.maxSessionsPerPrincipal,
+    maxListenStreams: config.mcp.maxListenStreams,
+    maxListenStreamsPerPrincipal: config.mcp.maxListenStreamsPerPrincipal,
     jsonResponse: config.mcp.jsonResponse,
     logger,
-    hooks: {
-      async onSessionCreated(event) {
-        metrics.activeSessions.inc();
-        await audit.record({
-          type: 'session.created',
-          action: 'initialize',
-          actor: { principalId: event.principalId },
-          outcome: { status: 'success' },
-          context: { sessionId: event.sessionId, ...(event.tenant ? { tenant: event.tenant } : {}) },
-        });
-      },
-      onSessionClosed(event) {
-        metrics.activeSessions.dec();
-        audit
-          .record({
-            type: 'session.closed',
-            action: 'session close',
-            actor: { principalId: event.principalId },
-            outcome: { status: 'success', code: event.reason ?? 'closed' },
-            context: { sessionId: event.sessionId, ...(event.tenant ? { tenant: event.tenant } : {}) },
-          })
-          .catch(() => undefined);
-      },
-      async onHijackAttempt(event, req) {
-        metrics.sessionHijackAttempts.inc();
-        const { actor, context } = requestActor(req);
-        await audit.record({
-          type: 'session.hijack_attempt',
-          action: `${req.method} ${config.mcp.path}`,
-          actor,
-          outcome: { status: 'denied', code: 'not_found' },
-          context: { ...context, sessionId: event.sessionId },
-          details: { owner: event.principalId },
-        });
-      },
-    },
+    hooks: sessionHooks(audit, metrics, config.mcp.path),
   });
 
-  // A dead credential takes its MCP sessions with it, in every replica sharing the store.
+  // A dead credential takes its MCP sessions and streams with it, in every replica sharing the store.
   const unsubscribe = await store.subscribe(REVOKED_CHANNEL, (principalId) => {
     void endpoint.closeSessionsOf(principalId);
   });
 
   const credentials = await createCredentials(config.credentials, {
     store,
-    // A lockout throttles; it never grants access: with Redis down it counts locally like the limits.
-    lockoutStore:
-      store.kind === 'memory' ? localCounters : createResilientStore({ primary: store, fallback: localCounters, degradeAll: true }),
+    lockoutStore: stores.lockouts,
     audit,
     metrics,
     logger,
@@ -280,7 +171,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
   }).catch(async (error: unknown) => {
     // Start-up failed (an unsafe key store, a bad key): release what was opened, then report.
     unsubscribe();
-    await Promise.allSettled([exporter?.stop(), audit.close(), store.shutdown(), counters.shutdown()]);
+    await Promise.allSettled([trail.close(), stores.shutdown()]);
     throw error;
   });
   const stack = createSecurityStack({
@@ -296,15 +187,16 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     tools: policy.tools,
     prompts: policy.prompts,
     resources: policy.resources,
+    paramHeaders: paramHeadersOfToolset(toolset),
     corsOrigins: config.http.corsOrigins,
     allowedHosts: allowedHostsOf(config),
     rateLimit: {
       limit: config.rateLimit.perIp.limit,
       windowMs: config.rateLimit.perIp.windowMs,
-      store: createLimiterStore(counters),
+      store: createLimiterStore(stores.counters),
     },
     limits: {
-      store: counters,
+      store: stores.counters,
       principal: config.rateLimit.principal,
       tool: { default: config.rateLimit.tool.default, tools: config.rateLimit.tool.tools },
       global: config.rateLimit.global,
@@ -324,8 +216,22 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     if (phase === 'stopping') res.setHeader('Connection', 'close');
     next();
   });
-  app.use(...stack.perimeter, createRequestLog({ logger }));
 
+  // The MCP endpoint behind the whole stack, in the stack's own order (src/stack.ts).
+  const mcpPath = config.mcp.path;
+  app.all(
+    mcpPath,
+    (req, _res, next) => {
+      req.guard = { ...req.guard!, route: 'mcp' };
+      next();
+    },
+    stack,
+    endpoint.handler,
+  );
+  app.use(mcpPath, stack.rpcErrorHandler);
+
+  // Every other route: the perimeter, then public probes, then what needs a credential.
+  app.use(...stack.perimeter);
   app.get('/health', createHealthRoute());
   app.get(
     '/ready',
@@ -375,23 +281,6 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     stack.requirePermission(Permission.MetricsRead),
     createLiveMetricsRoute({ registry: metrics.registry, track, onStreamChange: streamGauge('live_metrics') }),
   );
-
-  const mcpPath = config.mcp.path;
-  app.all(
-    mcpPath,
-    (req, _res, next) => {
-      if (req.guard) req.guard.route = 'mcp';
-      next();
-    },
-    ...stack.preAuthLimits,
-    stack.bodyParser,
-    stack.authenticate,
-    ...stack.principalRateLimit,
-    stack.authorize,
-    ...stack.toolRateLimit,
-    endpoint.handler,
-  );
-  app.use(mcpPath, stack.rpcErrorHandler);
   app.use(createNotFound());
   app.use(stack.jsonErrorHandler);
 
@@ -415,9 +304,8 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
   const close = async (): Promise<void> => {
     unsubscribe();
     await credentials.close();
-    await exporter?.stop();
-    await audit.close();
-    await Promise.allSettled([counters.shutdown(), store.shutdown()]);
+    await trail.close();
+    await stores.shutdown();
   };
 
   return {

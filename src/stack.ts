@@ -12,6 +12,9 @@ import { createStaticTokenVerifier } from './middleware/auth/static-token.js';
 import type { Credential, CredentialVerifier, RoleResolver } from './middleware/auth/verifier.js';
 import type { Lockout } from './credentials/lockout.js';
 import { createAuthorize } from './middleware/authorize.js';
+import { classifyOnce, routingHeadersOf, type ParamHeader } from './mcp/era.js';
+import { createMcpRequestCheck, createRoutingHeaders } from './middleware/mcp-request.js';
+import { createRequestLog } from './middleware/request-log.js';
 import { createCredentialIpCheck } from './middleware/credential-ip.js';
 import { createBodyParser } from './middleware/body.js';
 import { createCors } from './middleware/cors.js';
@@ -52,6 +55,13 @@ export interface SecurityStackOptions {
   prompts?: Record<string, string>;
   /** Resource URI or URI template to the permission it requires. Undeclared resources are refused. Default none. */
   resources?: Record<string, string>;
+  /** Custom JSON-RPC methods of your server to the permission each requires. Default none (refused). */
+  methods?: Record<string, string>;
+  /**
+   * Per tool, the arguments its schema mirrors into `Mcp-Param-*` headers
+   * (`x-mcp-header`): checked against the body before any decision. Default none.
+   */
+  paramHeaders?: Record<string, ParamHeader[]>;
   /** Browser origins allowed (CORS and the Origin check). Default none. */
   corsOrigins?: string[];
   /** Host header names allowed (DNS-rebinding protection). Empty: not checked. Default none. */
@@ -82,7 +92,7 @@ export interface SecurityStackOptions {
  * endpoint, carrying its parts for apps that place them one by one.
  */
 export type SecurityStack = Router & {
-  /** Request id, metrics, security headers, CORS, Origin/Host check: for every route. */
+  /** Request id, metrics, request log, security headers, CORS, Origin/Host check: for every route. */
   perimeter: RequestHandler[];
   /** Per-IP rate limit (empty when off). */
   ipRateLimit: RequestHandler[];
@@ -94,6 +104,11 @@ export type SecurityStack = Router & {
   toolRateLimit: RequestHandler[];
   bodyParser: RequestHandler;
   authenticate: RequestHandler;
+  /** Records a 2026-07-28 request's routing-header claims, before the body. */
+  routingHeaders: RequestHandler;
+  /** Classifies the parsed body into its era and verifies the routing headers against it. */
+  mcpRequestCheck: RequestHandler;
+  /** Per-message authorization: early from routing headers, finally from the verified body (mount twice). */
   authorize: RequestHandler;
   /** Errors as JSON-RPC (MCP endpoint). */
   rpcErrorHandler: ErrorRequestHandler;
@@ -107,14 +122,20 @@ export type SecurityStack = Router & {
 };
 
 /**
- * Builds every middleware once, in request order: request id, metrics,
- * security headers, CORS (preflights answered here), Origin/Host check,
- * per-IP rate limit, body limits, authentication, authorization, and the
- * error handler. Mount the result in front of your MCP handler:
+ * Builds every middleware once and mounts them in request order: request id,
+ * metrics, request log, security headers, CORS (preflights answered here),
+ * Origin/Host check, per-IP and global limits, authentication (headers only:
+ * no body of an unauthenticated client is ever parsed), per-principal limit,
+ * the early decision from a 2026-07-28 request's routing headers (permission,
+ * per-tool limit: refusals only), body limits and parsing, era
+ * classification with the routing headers verified against the body, the
+ * per-message authorization on the body (the final word), the per-tool
+ * limit for calls not counted yet, and the JSON-RPC error handler. Mount the
+ * result in front of your MCP handler:
  *
  * @example
  * const stack = createSecurityStack({ auth: { token }, tools: { echo: 'tools:call' } });
- * app.use('/mcp', stack, mcpHandler, stack.rpcErrorHandler);
+ * app.all('/mcp', stack, mcpHandler, stack.rpcErrorHandler);
  */
 export function createSecurityStack(options: SecurityStackOptions): SecurityStack {
   const roles = options.roles ?? BUILT_IN_ROLES;
@@ -136,6 +157,7 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
   const perimeter = [
     createRequestId(),
     createHttpMetrics({ metrics }),
+    ...(logger ? [createRequestLog({ logger })] : []),
     createSecurityHeaders(options.headers ?? {}),
     createCors({ origins: corsOrigins }),
     createOriginGuard({ allowedOrigins: corsOrigins, allowedHosts: options.allowedHosts ?? [] }),
@@ -175,15 +197,33 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
     tools: options.tools,
     ...(options.prompts ? { prompts: options.prompts } : {}),
     ...(options.resources ? { resources: options.resources } : {}),
+    ...(options.methods ? { methods: options.methods } : {}),
     audit,
     metrics,
   });
+  const routingHeaders = createRoutingHeaders({ read: routingHeadersOf });
+  const paramHeaders = options.paramHeaders ?? {};
+  const mcpRequestCheck = createMcpRequestCheck({ classify: (req) => classifyOnce(req, { paramHeaders }) });
   const handlerOptions = { ...(options.challenge ? { challenge: options.challenge } : {}), ...(logger ? { logger } : {}) };
   const rpcErrorHandler = createErrorHandler({ format: 'json-rpc', ...handlerOptions });
   const jsonErrorHandler = createErrorHandler({ format: 'json', ...handlerOptions });
 
   const router = Router();
-  router.use(...perimeter, ...preAuthLimits, bodyParser, authenticate, ...principalRateLimit, authorize, ...toolRateLimit);
+  router.use(
+    ...perimeter,
+    ...preAuthLimits,
+    authenticate,
+    ...principalRateLimit,
+    // 2026-07-28: an early refusal from the routing headers, before the body is read.
+    routingHeaders,
+    authorize,
+    ...toolRateLimit,
+    bodyParser,
+    mcpRequestCheck,
+    // The final word, on the verified body; tool calls not counted above are counted here.
+    authorize,
+    ...toolRateLimit,
+  );
   router.use(rpcErrorHandler);
 
   return Object.assign(router, {
@@ -194,6 +234,8 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
     toolRateLimit,
     bodyParser,
     authenticate,
+    routingHeaders,
+    mcpRequestCheck,
     authorize,
     rpcErrorHandler,
     jsonErrorHandler,

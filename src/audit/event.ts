@@ -55,6 +55,11 @@ export const auditContextSchema = z
     tenant: short(128).optional(),
     sessionId: short(128).optional(),
     requestId: short(128).optional(),
+    /** The MCP method and its target (tool, prompt, resource URI), from the verified body. */
+    mcpMethod: short(128).optional(),
+    mcpName: short(256).optional(),
+    /** W3C trace context the client sent (`_meta.traceparent` or the `traceparent` header). */
+    traceparent: short(64).optional(),
   })
   .strict();
 

@@ -146,6 +146,12 @@ export interface GuardConfig {
     mode: 'stateful' | 'stateless';
     sessionIdleMs: number;
     maxSessions: number;
+    maxSessionsPerPrincipal: number;
+    maxListenStreams: number;
+    maxListenStreamsPerPrincipal: number;
+    /** HMAC key sealing 2026-07-28 `input_required` request state; random per process when unset. */
+    requestStateKey: string | undefined;
+    requestStateTtlMs: number;
     /** Answer POSTs with one JSON body instead of an SSE stream. */
     jsonResponse: boolean;
     toolset: 'reference' | 'conformance';
@@ -303,6 +309,11 @@ export function buildConfig(
       mode: env.MCP_SESSION_MODE,
       sessionIdleMs: env.MCP_SESSION_IDLE_TIMEOUT,
       maxSessions: env.MCP_MAX_SESSIONS,
+      maxSessionsPerPrincipal: env.MCP_MAX_SESSIONS_PER_PRINCIPAL,
+      maxListenStreams: env.MCP_MAX_LISTEN_STREAMS,
+      maxListenStreamsPerPrincipal: env.MCP_MAX_LISTEN_STREAMS_PER_PRINCIPAL,
+      requestStateKey: env.MCP_REQUEST_STATE_KEY,
+      requestStateTtlMs: env.MCP_REQUEST_STATE_TTL,
       jsonResponse: env.MCP_JSON_RESPONSE,
       toolset: env.MCP_TOOLSET,
     },

@@ -94,6 +94,11 @@ export const envSchema = z.object({
   MCP_SESSION_MODE: z.enum(['stateful', 'stateless']).optional().default('stateful'),
   MCP_SESSION_IDLE_TIMEOUT: envDuration(30 * 60_000, 1_000, 24 * 3_600_000),
   MCP_MAX_SESSIONS: envInt(1000, 1, 1_000_000),
+  MCP_MAX_SESSIONS_PER_PRINCIPAL: envInt(10, 1, 100_000),
+  MCP_MAX_LISTEN_STREAMS: envInt(1000, 1, 1_000_000),
+  MCP_MAX_LISTEN_STREAMS_PER_PRINCIPAL: envInt(4, 1, 10_000),
+  MCP_REQUEST_STATE_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  MCP_REQUEST_STATE_TTL: envDuration(600_000, 10_000, 24 * 3_600_000),
   MCP_JSON_RESPONSE: envBool(false),
   MCP_TOOLSET: z.enum(['reference', 'conformance']).optional().default('reference'),
   MCP_RBAC_FILE: z.string().optional(),
@@ -111,7 +116,14 @@ export type EnvInput = z.input<typeof envSchema>;
 export type ParsedEnv = z.output<typeof envSchema>;
 
 /** Variables that hold secrets: readable from `NAME_FILE`, never echoed. */
-export const SECRET_VARIABLES: readonly string[] = ['MCP_AUDIT_HMAC_KEY', 'MCP_AUTH_TOKEN', 'MCP_API_KEYS', 'REDIS_URL', 'MCP_JWT_SECRET'];
+export const SECRET_VARIABLES: readonly string[] = [
+  'MCP_AUDIT_HMAC_KEY',
+  'MCP_AUTH_TOKEN',
+  'MCP_API_KEYS',
+  'REDIS_URL',
+  'MCP_JWT_SECRET',
+  'MCP_REQUEST_STATE_KEY',
+];
 
 /** Variables read without the `MCP_` prefix, as fallbacks or by convention. */
 export const FALLBACK_VARIABLES: Readonly<Record<string, string>> = { PORT: 'MCP_PORT', HOST: 'MCP_HOST' };

@@ -9,6 +9,8 @@ export const Permission = {
   ResourcesRead: 'resources:read',
   PromptsList: 'prompts:list',
   PromptsGet: 'prompts:get',
+  /** Open a 2026-07-28 `subscriptions/listen` stream (what it may announce needs the matching list or read permission too). */
+  SubscriptionsListen: 'subscriptions:listen',
   KvRead: 'kv:read',
   KvWrite: 'kv:write',
   SessionsManage: 'sessions:manage',
@@ -38,6 +40,7 @@ export const BUILT_IN_ROLES: RoleMap = {
     Permission.ResourcesRead,
     Permission.PromptsList,
     Permission.PromptsGet,
+    Permission.SubscriptionsListen,
     Permission.MetricsRead,
   ],
   viewer: [
@@ -48,6 +51,7 @@ export const BUILT_IN_ROLES: RoleMap = {
     Permission.ResourcesRead,
     Permission.PromptsList,
     Permission.PromptsGet,
+    Permission.SubscriptionsListen,
   ],
   monitor: [Permission.MetricsRead, Permission.AuditRead],
 };

@@ -1,4 +1,4 @@
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { AuthInfo } from '@modelcontextprotocol/server';
 
 /** How a principal proved who it is. */
 export type AuthMethod = 'bearer' | 'api-key' | 'jwt' | 'session-token';

@@ -31,6 +31,20 @@ export const ErrorCode = {
   NotFound: 'not_found',
   /** The HTTP method is not allowed here. 405. */
   MethodNotAllowed: 'method_not_allowed',
+  /** The JSON-RPC method does not exist in the request's protocol revision. 404, -32601. */
+  MethodNotFound: 'method_not_found',
+  /** An MCP routing header (`Mcp-Method`, `Mcp-Name`, `Mcp-Param-*`, `MCP-Protocol-Version`) disagrees with the body. 400, -32020. */
+  HeaderMismatch: 'header_mismatch',
+  /** The request names a protocol revision this server does not serve. 400, -32022. */
+  UnsupportedProtocolVersion: 'unsupported_protocol_version',
+  /** The request's parameters (its `_meta` envelope) are malformed. 400, -32602. */
+  InvalidParams: 'invalid_params',
+  /** The request needs a client capability the client did not declare. 400, -32021. */
+  MissingClientCapability: 'missing_client_capability',
+  /** The principal holds as many MCP sessions as it may. 429. */
+  TooManySessions: 'too_many_sessions',
+  /** The principal holds as many long-lived streams as it may. 429. */
+  TooManyStreams: 'too_many_streams',
   /** The server cannot record the request in the audit log, or is shutting down. 503. */
   Unavailable: 'unavailable',
   /** Anything unexpected. 500; the body never carries details. */
@@ -45,8 +59,10 @@ interface CodeInfo {
   rpc: number;
 }
 
-// JSON-RPC reserves -32768..-32000; -32700/-32600 are the standard parse and
-// invalid-request errors, the rest sit in the implementation-defined server range.
+// JSON-RPC reserves -32768..-32000; -32700/-32600/-32601/-32602 are the standard parse,
+// invalid-request, method-not-found and invalid-params errors, -32020..-32099 are MCP's own
+// (header mismatch, missing client capability, unsupported version), and the rest sit in the
+// implementation-defined server range.
 const CODE_INFO: Record<ErrorCode, CodeInfo> = {
   unauthenticated: { status: 401, rpc: -32001 },
   invalid_token: { status: 401, rpc: -32001 },
@@ -62,6 +78,13 @@ const CODE_INFO: Record<ErrorCode, CodeInfo> = {
   unsupported_media_type: { status: 415, rpc: -32600 },
   not_found: { status: 404, rpc: -32001 },
   method_not_allowed: { status: 405, rpc: -32000 },
+  method_not_found: { status: 404, rpc: -32601 },
+  header_mismatch: { status: 400, rpc: -32020 },
+  unsupported_protocol_version: { status: 400, rpc: -32022 },
+  invalid_params: { status: 400, rpc: -32602 },
+  missing_client_capability: { status: 400, rpc: -32021 },
+  too_many_sessions: { status: 429, rpc: -32029 },
+  too_many_streams: { status: 429, rpc: -32029 },
   unavailable: { status: 503, rpc: -32000 },
   internal_error: { status: 500, rpc: -32603 },
 };
@@ -74,4 +97,19 @@ export function statusFor(code: ErrorCode): number {
 /** The JSON-RPC error number for an error code. */
 export function rpcCodeFor(code: ErrorCode): number {
   return CODE_INFO[code].rpc;
+}
+
+const BY_RPC: ReadonlyMap<number, ErrorCode> = new Map([
+  [-32700, ErrorCode.ParseError],
+  [-32600, ErrorCode.InvalidRequest],
+  [-32601, ErrorCode.MethodNotFound],
+  [-32602, ErrorCode.InvalidParams],
+  [-32020, ErrorCode.HeaderMismatch],
+  [-32021, ErrorCode.MissingClientCapability],
+  [-32022, ErrorCode.UnsupportedProtocolVersion],
+]);
+
+/** The error code for a JSON-RPC error number the MCP protocol itself answers with (else `invalid_request`). */
+export function codeForRpc(rpc: number): ErrorCode {
+  return BY_RPC.get(rpc) ?? ErrorCode.InvalidRequest;
 }

@@ -13,6 +13,11 @@ export interface GuardErrorDetails {
    * (`null` for a message that was allowed but not run because the batch was refused).
    */
   batch?: ReadonlyArray<GuardError | null>;
+  /**
+   * Protocol-defined error data sent in the JSON-RPC error's `data` (for
+   * example the supported versions of an unsupported-version error). Never a secret.
+   */
+  data?: Record<string, unknown>;
   /** Why a credential was refused (`expired`, `revoked`, ...): for the audit log and metrics only, never sent. */
   reason?: string;
 }

@@ -50,7 +50,7 @@ export function jsonRpcIdOf(body: unknown): string | number | null {
 
 /** The JSON-RPC error object for a GuardError. */
 export function jsonRpcError(error: GuardError, id: string | number | null): object {
-  const data: Record<string, unknown> = { code: error.code };
+  const data: Record<string, unknown> = { ...error.details.data, code: error.code };
   if (error.details.retryAfter !== undefined) data.retryAfter = error.details.retryAfter;
   if (error.details.scope !== undefined) data.scope = error.details.scope;
   return { jsonrpc: '2.0', id, error: { code: rpcCodeFor(error.code), message: error.message, data } };

@@ -1,18 +1,18 @@
-import { CreateMessageResultSchema, ElicitResultSchema, type ElicitRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { ElicitRequestFormParams } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { Permission } from '../core/permissions.js';
 import { RED_PIXEL_PNG, SILENT_WAV } from './conformance-media.js';
-import { defineTool, ToolError, type HandlerExtra, type ToolDefinition } from './toolset.js';
+import { defineTool, ToolError, type HandlerContext, type ToolDefinition } from './toolset.js';
 
 const text = (value: string) => ({ content: [{ type: 'text' as const, text: value }] });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-type RequestedSchema = ElicitRequest['params'] extends infer P ? (P extends { requestedSchema: infer S } ? S : never) : never;
+type RequestedSchema = ElicitRequestFormParams['requestedSchema'];
 
-/** Asks the client for input over the stream of the tool call (a server-to-client request). */
-async function elicit(extra: HandlerExtra, message: string, requestedSchema: RequestedSchema) {
+/** Asks the client for input over the stream of the tool call (a 2025 server-to-client request). */
+async function elicit(ctx: HandlerContext, message: string, requestedSchema: RequestedSchema) {
   try {
-    return await extra.sendRequest({ method: 'elicitation/create', params: { message, requestedSchema } }, ElicitResultSchema);
+    return await ctx.mcpReq.elicitInput({ message, requestedSchema });
   } catch {
     // The client lacks the elicitation capability, refused, or went away: a tool error, not a crash.
     throw new ToolError('The client did not answer the elicitation request');
@@ -85,9 +85,9 @@ export function conformanceTools(): ToolDefinition[] {
       description: 'Sends three log messages while it runs.',
       permission: call,
       inputSchema: {},
-      run: async (_args, { extra }) => {
+      run: async (_args, { ctx }) => {
         const log = (data: string) =>
-          extra.sendNotification({ method: 'notifications/message', params: { level: 'info', logger: 'conformance', data } });
+          ctx.mcpReq.notify({ method: 'notifications/message', params: { level: 'info', logger: 'conformance', data } });
         await log('Tool execution started');
         await sleep(50);
         await log('Tool processing data');
@@ -110,12 +110,12 @@ export function conformanceTools(): ToolDefinition[] {
       description: 'Reports progress 0, 50 and 100 of 100.',
       permission: call,
       inputSchema: {},
-      run: async (_args, { extra }) => {
-        const progressToken = extra._meta?.progressToken;
+      run: async (_args, { ctx }) => {
+        const progressToken = ctx.mcpReq._meta?.progressToken;
         for (const progress of [0, 50, 100]) {
           if (progress) await sleep(50);
           if (progressToken !== undefined) {
-            await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress, total: 100 } });
+            await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, progress, total: 100 } });
           }
         }
         return text('Tool with progress executed successfully');
@@ -126,16 +126,13 @@ export function conformanceTools(): ToolDefinition[] {
       description: 'Asks the client to sample an LLM with the given prompt.',
       permission: call,
       inputSchema: { prompt: z.string().max(10_000) },
-      run: async ({ prompt }, { extra }) => {
+      run: async ({ prompt }, { ctx }) => {
         let result;
         try {
-          result = await extra.sendRequest(
-            {
-              method: 'sampling/createMessage',
-              params: { messages: [{ role: 'user', content: { type: 'text', text: prompt } }], maxTokens: 100 },
-            },
-            CreateMessageResultSchema,
-          );
+          result = await ctx.mcpReq.requestSampling({
+            messages: [{ role: 'user', content: { type: 'text', text: prompt } }],
+            maxTokens: 100,
+          });
         } catch {
           throw new ToolError('The client did not answer the sampling request');
         }
@@ -148,8 +145,8 @@ export function conformanceTools(): ToolDefinition[] {
       description: 'Asks the user, through the client, for a username and an email address.',
       permission: call,
       inputSchema: { message: z.string().max(10_000) },
-      run: async ({ message }, { extra }) => {
-        const result = await elicit(extra, message, {
+      run: async ({ message }, { ctx }) => {
+        const result = await elicit(ctx, message, {
           type: 'object',
           properties: {
             username: { type: 'string', description: "User's response" },
@@ -165,9 +162,9 @@ export function conformanceTools(): ToolDefinition[] {
       description: 'Elicits with a default value for every primitive type (SEP-1034).',
       permission: call,
       inputSchema: {},
-      run: async (_args, { extra }) =>
+      run: async (_args, { ctx }) =>
         elicitedText(
-          await elicit(extra, 'Please review and update the form fields with defaults', {
+          await elicit(ctx, 'Please review and update the form fields with defaults', {
             type: 'object',
             properties: {
               name: { type: 'string', description: 'User name', default: 'John Doe' },
@@ -185,9 +182,9 @@ export function conformanceTools(): ToolDefinition[] {
       description: 'Elicits with the five enum shapes (SEP-1330).',
       permission: call,
       inputSchema: {},
-      run: async (_args, { extra }) =>
+      run: async (_args, { ctx }) =>
         elicitedText(
-          await elicit(extra, 'Please select options from the enum fields', {
+          await elicit(ctx, 'Please select options from the enum fields', {
             type: 'object',
             properties: {
               untitledSingle: { type: 'string', description: 'Untitled single-select', enum: ['option1', 'option2', 'option3'] },

@@ -1,6 +1,4 @@
-import { completable } from '@modelcontextprotocol/sdk/server/completable.js';
-import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { completable, ResourceTemplate, type McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { hasPermission, Permission } from '../core/permissions.js';
 import { conformanceTools } from './conformance-tools.js';
@@ -23,10 +21,10 @@ const WITH_RESOURCE = { resourceUri: z.string().describe('URI of the resource to
  * `installTools`, whatever its permissions (with overrides) do not grant is
  * never registered, so lists, reads and completions cannot reach it.
  */
-function installPromptsAndResources(server: McpServer, context: InstallContext, policy: Toolset['policy']): void {
+function installPromptsAndResources(server: McpServer, context: InstallContext): void {
   const granted = context.authInfo?.scopes ?? [];
   const may = (group: 'prompts' | 'resources', name: string) => {
-    const permission = (context.policy ?? policy)[group][name];
+    const permission = context.policy[group][name];
     return permission !== undefined && hasPermission(granted, permission);
   };
   const user = (text: string) => ({ messages: [{ role: 'user' as const, content: { type: 'text' as const, text } }] });
@@ -110,8 +108,10 @@ function installPromptsAndResources(server: McpServer, context: InstallContext, 
     );
     // The resource never changes, so a subscription needs no state: accepting it is the contract.
     server.server.registerCapabilities({ resources: { subscribe: true } });
-    server.server.setRequestHandler(SubscribeRequestSchema, () => ({}));
-    server.server.setRequestHandler(UnsubscribeRequestSchema, () => ({}));
+    if (context.era === 'legacy') {
+      server.server.setRequestHandler('resources/subscribe', () => ({}));
+      server.server.setRequestHandler('resources/unsubscribe', () => ({}));
+    }
   }
 }
 
@@ -131,9 +131,10 @@ export function createConformanceToolset(): Toolset {
   return {
     name: 'conformance',
     policy,
+    tools,
     install(server, context) {
       installTools(server, tools, context);
-      installPromptsAndResources(server, context, policy);
+      installPromptsAndResources(server, context);
     },
   };
 }

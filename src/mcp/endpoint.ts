@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { createMcpHandler, isInitializeRequest, type AuthInfo, type McpServer } from '@modelcontextprotocol/server';
+import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node';
 import { principalOf } from '../core/principal.js';
 import { ErrorCode } from '../errors/codes.js';
 import { GuardError } from '../errors/guard-error.js';
 import { describeError } from '../logging/redact.js';
 import type { Logger } from '../logging/logger.js';
+import { classifyOnce } from './era.js';
+import { createSessionEventStore } from './event-store.js';
 import type { ServerFactory } from './server.js';
 import type { SessionSummary } from './toolset.js';
 
@@ -26,19 +26,31 @@ export interface SessionHooks {
   onSessionClosed?(event: SessionEvent): void;
   /** A request presented a session id owned by someone else (answered 404). */
   onHijackAttempt?(event: SessionEvent & { presentedBy: string }, req: Request): Promise<void>;
+  /** A `subscriptions/listen` stream opened (+1) or closed (-1). */
+  onListenStreamChange?(delta: 1 | -1): void;
 }
 
 /** Options of {@link createMcpEndpoint}. */
 export interface McpEndpointOptions {
-  /** `stateful` (sessions, SSE streams) or `stateless` (a server per request). */
+  /**
+   * How 2025-era clients are served: `stateful` (sessions, SSE GET streams,
+   * resumption) or `stateless` (a server per request). 2026-07-28 requests
+   * are always stateless.
+   */
   mode: 'stateful' | 'stateless';
   createServer: ServerFactory;
   /** Answer with JSON instead of an SSE stream where the protocol allows. Default `false`. */
   jsonResponse?: boolean;
-  /** Close sessions idle (no request, no open stream) this long. Default 30 min. */
+  /** Close 2025 sessions idle (no request, no open stream) this long. Default 30 min. */
   sessionIdleMs?: number;
-  /** Most open sessions; the least recently used idle one is closed to admit a new one. Default 1000. */
+  /** Most open 2025 sessions in all. Default 1000. */
   maxSessions?: number;
+  /** Most open 2025 sessions of one principal. Default 10. */
+  maxSessionsPerPrincipal?: number;
+  /** Most open `subscriptions/listen` streams in all. Default 1000. */
+  maxListenStreams?: number;
+  /** Most open `subscriptions/listen` streams of one principal. Default 4. */
+  maxListenStreamsPerPrincipal?: number;
   hooks?: SessionHooks;
   logger?: Logger;
 }
@@ -47,10 +59,12 @@ export interface McpEndpointOptions {
 export interface McpEndpoint {
   handler: RequestHandler;
   sessionCount(): number;
-  /** Requests being processed other than long-lived GET streams (for graceful shutdown). */
+  /** Open `subscriptions/listen` streams. */
+  listenStreamCount(): number;
+  /** Requests being processed other than long-lived streams (for graceful shutdown). */
   activeRequests(): number;
   listSessions(): SessionSummary[];
-  /** Closes every session of a principal (credential revoked); returns how many. */
+  /** Closes every session and stream of a principal (credential revoked); returns how many. */
   closeSessionsOf(principalId: string): Promise<number>;
   /** Closes every session and stream. */
   close(): Promise<void>;
@@ -58,7 +72,7 @@ export interface McpEndpoint {
 
 interface Entry {
   id: string;
-  transport: StreamableHTTPServerTransport;
+  transport: NodeStreamableHTTPServerTransport;
   server: McpServer;
   principalId: string;
   tenant: string | undefined;
@@ -68,6 +82,8 @@ interface Entry {
 }
 
 const ANONYMOUS = 'anonymous';
+/** Seconds a client refused for holding too many sessions or streams should wait. */
+const CAP_RETRY_AFTER = 30;
 
 function ownerOf(auth: AuthInfo | undefined): { principalId: string; tenant: string | undefined } {
   const principal = principalOf(auth);
@@ -75,15 +91,41 @@ function ownerOf(auth: AuthInfo | undefined): { principalId: string; tenant: str
 }
 
 /**
- * The streamable-HTTP MCP endpoint (POST, GET for the SSE stream, DELETE).
- * In stateful mode each session belongs to the principal that initialized
- * it: anyone else presenting its id gets the same 404 as for an unknown
- * session. Idle sessions expire and the number of sessions is bounded.
+ * The MCP endpoint for both protocol eras, classified per request. A
+ * 2026-07-28 request is served by the SDK's stateless handler (a server per
+ * request, `subscriptions/listen` streams capped per principal and in all). A
+ * 2025 request is served by a session bound to the principal that initialized
+ * it (anyone else presenting its id gets the answer for an unknown session),
+ * or statelessly. Sessions expire when idle and are bounded in all and per
+ * principal; a full pool only ever evicts idle sessions, never one with a
+ * request or stream open.
  */
 export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
-  const { mode, createServer, jsonResponse = false, sessionIdleMs = 30 * 60_000, maxSessions = 1000, hooks = {}, logger } = options;
+  const {
+    mode,
+    createServer,
+    jsonResponse = false,
+    sessionIdleMs = 30 * 60_000,
+    maxSessions = 1000,
+    maxSessionsPerPrincipal = 10,
+    maxListenStreams = 1000,
+    maxListenStreamsPerPrincipal = 4,
+    hooks = {},
+    logger,
+  } = options;
   const sessions = new Map<string, Entry>();
+  const listeners = new Map<string, Set<Response>>();
+  let listenCount = 0;
   let active = 0;
+
+  const modern = createMcpHandler(({ authInfo }) => createServer({ authInfo, era: 'modern' }), {
+    legacy: 'reject',
+    responseMode: jsonResponse ? 'json' : 'auto',
+    // The endpoint's own caps apply first; the SDK's is a backstop.
+    maxSubscriptions: maxListenStreams + 1,
+    onerror: (error) => logger?.debug('MCP request refused or failed', { error: describeError(error) }),
+  });
+  const serveModern = toNodeHandler(modern);
 
   const closeEntry = async (entry: Entry, reason: NonNullable<SessionEvent['reason']>): Promise<void> => {
     if (!sessions.delete(entry.id)) return;
@@ -103,14 +145,31 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
   const timer = mode === 'stateful' ? setInterval(sweep, Math.min(60_000, Math.max(250, sessionIdleMs / 4))) : undefined;
   timer?.unref();
 
-  // Makes room for one more session by closing the least recently used idle one.
-  const makeRoom = async (): Promise<boolean> => {
-    if (sessions.size < maxSessions) return true;
+  /** The least recently used session with nothing open, among those `match` selects. */
+  const idlest = (match: (entry: Entry) => boolean): Entry | undefined => {
     let victim: Entry | undefined;
-    for (const entry of sessions.values()) if (entry.inflight === 0 && (!victim || entry.lastSeen < victim.lastSeen)) victim = entry;
-    if (!victim) return false;
+    for (const entry of sessions.values()) {
+      if (entry.inflight === 0 && match(entry) && (!victim || entry.lastSeen < victim.lastSeen)) victim = entry;
+    }
+    return victim;
+  };
+
+  // Makes room for one more session of `principalId`: its own idlest session goes first when it is
+  // at its cap; a full pool gives up the idlest session of anyone. Nothing open is ever evicted.
+  const makeRoom = async (principalId: string): Promise<void> => {
+    let owned = 0;
+    for (const entry of sessions.values()) if (entry.principalId === principalId) owned += 1;
+    if (owned >= maxSessionsPerPrincipal) {
+      const own = idlest((entry) => entry.principalId === principalId);
+      if (!own)
+        throw new GuardError(ErrorCode.TooManySessions, 'Too many open sessions for this principal', { retryAfter: CAP_RETRY_AFTER });
+      await closeEntry(own, 'evicted');
+      return;
+    }
+    if (sessions.size < maxSessions) return;
+    const victim = idlest(() => true);
+    if (!victim) throw new GuardError(ErrorCode.Unavailable, 'Too many open sessions', { retryAfter: CAP_RETRY_AFTER });
     await closeEntry(victim, 'evicted');
-    return true;
   };
 
   const track = (entry: Entry, res: Response): void => {
@@ -123,16 +182,17 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
   };
 
   const openSession = async (req: Request, res: Response): Promise<void> => {
-    if (!(await makeRoom())) throw new GuardError(ErrorCode.Unavailable, 'Too many open sessions');
     const owner = ownerOf(req.auth);
-    const server = createServer(req.auth);
+    await makeRoom(owner.principalId);
+    const server = createServer({ authInfo: req.auth, era: 'legacy' });
     let entry: Entry | undefined;
     // The callbacks below live as long as the session: they must not hold the initialize
     // request's response (and with it the request and its headers) after it is answered.
     const initialize: { res: Response | undefined } = { res };
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+    const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomBytes(32).toString('base64url'),
       enableJsonResponse: jsonResponse,
+      eventStore: createSessionEventStore(),
       onsessioninitialized: async (sessionId) => {
         entry = { id: sessionId, transport, server, ...owner, createdAt: Date.now(), lastSeen: Date.now(), inflight: 0 };
         sessions.set(sessionId, entry);
@@ -155,13 +215,13 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     }
   };
 
-  const handleStateless = async (req: Request, res: Response): Promise<void> => {
+  const handleLegacyStateless = async (req: Request, res: Response): Promise<void> => {
     if (req.method !== 'POST') {
       res.setHeader('Allow', 'POST');
       throw new GuardError(ErrorCode.MethodNotAllowed, 'Method not allowed in stateless mode');
     }
-    const server = createServer(req.auth);
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: jsonResponse });
+    const server = createServer({ authInfo: req.auth, era: 'legacy' });
+    const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: jsonResponse });
     res.once('close', () => {
       void transport.close();
       void server.close();
@@ -170,7 +230,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     await transport.handleRequest(req, res, req.body);
   };
 
-  const handleStateful = async (req: Request, res: Response): Promise<void> => {
+  const handleLegacyStateful = async (req: Request, res: Response): Promise<void> => {
     const header = req.headers['mcp-session-id'];
     if (header === undefined) {
       if (req.method === 'POST' && !Array.isArray(req.body) && isInitializeRequest(req.body)) return openSession(req, res);
@@ -191,19 +251,59 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     await entry.transport.handleRequest(req, res, req.body);
   };
 
+  // A subscriptions/listen stream: counted per principal, closed with its principal's credential.
+  const openListenStream = async (req: Request, res: Response): Promise<void> => {
+    const { principalId } = ownerOf(req.auth);
+    const open = listeners.get(principalId) ?? new Set<Response>();
+    if (open.size >= maxListenStreamsPerPrincipal) {
+      throw new GuardError(ErrorCode.TooManyStreams, 'Too many open subscription streams for this principal', {
+        retryAfter: CAP_RETRY_AFTER,
+      });
+    }
+    if (listenCount >= maxListenStreams)
+      throw new GuardError(ErrorCode.Unavailable, 'Too many open subscription streams', { retryAfter: CAP_RETRY_AFTER });
+    open.add(res);
+    listeners.set(principalId, open);
+    listenCount += 1;
+    hooks.onListenStreamChange?.(1);
+    res.once('close', () => {
+      open.delete(res);
+      if (open.size === 0 && listeners.get(principalId) === open) listeners.delete(principalId);
+      listenCount -= 1;
+      hooks.onListenStreamChange?.(-1);
+    });
+    await serveModern(req, res, req.body);
+  };
+
+  const endStreams = (streams: Iterable<Response>): number => {
+    let count = 0;
+    for (const res of [...streams]) {
+      count += 1;
+      res.destroy();
+    }
+    return count;
+  };
+
   return {
     handler: async function mcpEndpoint(req, res, next) {
-      if (req.method !== 'GET') {
-        active += 1;
-        res.once('close', () => (active -= 1));
-      }
       try {
-        await (mode === 'stateful' ? handleStateful(req, res) : handleStateless(req, res));
+        const classified = classifyOnce(req);
+        // The stack refuses what the protocol refuses before this point; a bare mount still must not serve it.
+        if (!classified.ok) throw new GuardError(ErrorCode.InvalidRequest, classified.rejection.message);
+        const { era, method } = classified.facts;
+        if (era === 'modern' && method === 'subscriptions/listen') return await openListenStream(req, res);
+        if (req.method !== 'GET') {
+          active += 1;
+          res.once('close', () => (active -= 1));
+        }
+        if (era === 'modern') return await serveModern(req, res, req.body);
+        await (mode === 'stateful' ? handleLegacyStateful(req, res) : handleLegacyStateless(req, res));
       } catch (error) {
         next(error);
       }
     },
     sessionCount: () => sessions.size,
+    listenStreamCount: () => listenCount,
     activeRequests: () => active,
     listSessions: () =>
       [...sessions.values()].map((entry) => ({
@@ -218,11 +318,13 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     async closeSessionsOf(principalId) {
       const owned = [...sessions.values()].filter((entry) => entry.principalId === principalId);
       await Promise.all(owned.map((entry) => closeEntry(entry, 'revoked')));
-      return owned.length;
+      return owned.length + endStreams(listeners.get(principalId) ?? []);
     },
     async close() {
       if (timer) clearInterval(timer);
+      for (const open of listeners.values()) endStreams(open);
       await Promise.all([...sessions.values()].map((entry) => closeEntry(entry, 'shutdown')));
+      await modern.close();
     },
   };
 }

@@ -35,12 +35,12 @@ export function referenceTools(kv: TenantKv): ToolDefinition[] {
     defineTool({
       name: 'kv_get',
       title: 'Read a value',
-      description: "Reads a value from the caller's tenant key-value store.",
+      description: "Reads a value from the caller's key-value store (its tenant's, or its own without a tenant).",
       permission: Permission.KvRead,
       inputSchema: { key: KEY },
       annotations: { readOnlyHint: true, openWorldHint: false },
-      run: ({ key }, { tenant }) => {
-        const value = kv.get(tenant, key);
+      run: ({ key }, { partition }) => {
+        const value = kv.get(partition, key);
         if (value === undefined) throw new ToolError(`No value for key "${key}"`);
         return text(value);
       },
@@ -48,32 +48,32 @@ export function referenceTools(kv: TenantKv): ToolDefinition[] {
     defineTool({
       name: 'kv_list',
       title: 'List keys',
-      description: "Lists keys in the caller's tenant key-value store.",
+      description: "Lists keys in the caller's key-value store (its tenant's, or its own without a tenant).",
       permission: Permission.KvRead,
       inputSchema: { prefix: z.string().max(128).optional() },
       annotations: { readOnlyHint: true, openWorldHint: false },
-      run: ({ prefix }, { tenant }) => text(JSON.stringify(kv.list(tenant, prefix))),
+      run: ({ prefix }, { partition }) => text(JSON.stringify(kv.list(partition, prefix))),
     }),
     defineTool({
       name: 'kv_set',
       title: 'Write a value',
-      description: "Writes a value to the caller's tenant key-value store.",
+      description: "Writes a value to the caller's key-value store (its tenant's, or its own without a tenant).",
       permission: Permission.KvWrite,
       inputSchema: { key: KEY, value: z.string().max(4096) },
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-      run: ({ key, value }, { tenant }) => {
-        if (!kv.set(tenant, key, value)) throw new ToolError('The store is full for this tenant');
+      run: ({ key, value }, { partition }) => {
+        if (!kv.set(partition, key, value)) throw new ToolError('The store is full for this caller');
         return text('ok');
       },
     }),
     defineTool({
       name: 'kv_delete',
       title: 'Delete a value',
-      description: "Deletes a key from the caller's tenant key-value store.",
+      description: "Deletes a key from the caller's key-value store (its tenant's, or its own without a tenant).",
       permission: Permission.KvWrite,
       inputSchema: { key: KEY },
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-      run: ({ key }, { tenant }) => text(kv.delete(tenant, key) ? 'deleted' : 'absent'),
+      run: ({ key }, { partition }) => text(kv.delete(partition, key) ? 'deleted' : 'absent'),
     }),
     defineTool({
       name: 'list_sessions',
@@ -92,12 +92,13 @@ export function toolPermissionsOf(tools: readonly ToolDefinition[]): Record<stri
   return Object.fromEntries(tools.map((tool) => [tool.name, tool.permission]));
 }
 
-/** The reference toolset: `echo`, `time`, `kv_*` (tenant-scoped) and the admin `list_sessions`. */
+/** The reference toolset: `echo`, `time`, `kv_*` (partitioned by tenant, or by principal without one) and the admin `list_sessions`. */
 export function createReferenceToolset(kv: TenantKv): Toolset {
   const tools = referenceTools(kv);
   return {
     name: 'reference',
     policy: { tools: toolPermissionsOf(tools), prompts: {}, resources: {} },
+    tools,
     install(server, context) {
       installTools(server, tools, context);
     },

@@ -1,28 +1,52 @@
 import { createHash } from 'node:crypto';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import type { CallToolResult, ServerNotification, ServerRequest, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type {
+  AuthInfo,
+  CallToolResult,
+  InputRequiredResult,
+  McpServer,
+  ServerContext,
+  ToolAnnotations,
+} from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { hasPermission } from '../core/permissions.js';
 import { principalOf } from '../core/principal.js';
 import { describeError } from '../logging/redact.js';
 import type { Logger } from '../logging/logger.js';
+import type { McpEra } from './era.js';
 
 /** The SDK's per-request context handed to handlers. */
-export type HandlerExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+export type HandlerContext = ServerContext;
 
 /** Who calls a tool, as the tool sees it. */
 export interface ToolContext {
   principalId: string;
   role: string;
-  /** The principal's tenant, or `default` when it has none. */
-  tenant: string;
+  /** The principal's tenant; undefined for a principal that has none. */
+  tenant: string | undefined;
+  /**
+   * The data partition of the caller: `tenant:<name>` for a principal with a
+   * tenant, `principal:<id>` for one without. Two principals without a tenant
+   * never share a partition, and no tenant name can collide with one.
+   */
+  partition: string;
   sessionId: string | undefined;
-  extra: HandlerExtra;
+  /** The protocol era of the call. */
+  era: McpEra;
+  ctx: HandlerContext;
   /** Open sessions on this server (for administrative tools). */
   listSessions(): SessionSummary[];
+  /**
+   * Seals `state` for an `input_required` round: signed, expiring, and bound
+   * to this principal, method and tool, so no other principal can replay it,
+   * no other tool accepts it and no client can alter it.
+   */
+  mintState(state: unknown): Promise<string>;
+  /** The state this call's client echoed back, verified (see {@link mintState}); undefined on a first round. */
+  state<T = unknown>(): T | undefined;
 }
+
+/** What a tool returns: a result, or (2026-07-28) a request for client input. */
+export type ToolResult = CallToolResult | InputRequiredResult;
 
 /** A tool of a toolset, with the permission a caller needs. */
 export interface ToolDefinition {
@@ -33,14 +57,14 @@ export interface ToolDefinition {
   permission: string;
   inputSchema?: z.ZodRawShape;
   annotations?: ToolAnnotations;
-  run(args: Record<string, unknown>, context: ToolContext): Promise<CallToolResult> | CallToolResult;
+  run(args: Record<string, unknown>, context: ToolContext): Promise<ToolResult> | ToolResult;
 }
 
 /** Defines a tool with typed arguments. */
 export function defineTool<S extends z.ZodRawShape>(
   definition: Omit<ToolDefinition, 'inputSchema' | 'run'> & {
     inputSchema: S;
-    run(args: z.infer<z.ZodObject<S>>, context: ToolContext): Promise<CallToolResult> | CallToolResult;
+    run(args: z.infer<z.ZodObject<S>>, context: ToolContext): Promise<ToolResult> | ToolResult;
   },
 ): ToolDefinition {
   return definition as unknown as ToolDefinition;
@@ -52,7 +76,11 @@ export interface ToolCallEvent {
   authInfo: AuthInfo | undefined;
   sessionId: string | undefined;
   requestId: string | undefined;
-  outcome: 'success' | 'error';
+  era: McpEra;
+  /** W3C trace context the client sent in `_meta`, when well formed. */
+  traceparent: string | undefined;
+  /** `input_required` when the tool asked the client for input instead of finishing. */
+  outcome: 'success' | 'error' | 'input_required';
   durationMs: number;
   argsDigest: string;
 }
@@ -75,11 +103,14 @@ export interface SessionSummary {
 /** What a toolset may use while installing itself on a server. */
 export interface InstallContext {
   authInfo: AuthInfo | undefined;
+  era: McpEra;
   hooks: McpHooks;
   logger: Logger | undefined;
   listSessions(): SessionSummary[];
-  /** The permissions in force (the toolset's own, with configured overrides). Default the toolset's policy. */
-  policy?: ToolsetPolicy;
+  /** The permissions in force (the toolset's own, with configured overrides). */
+  policy: ToolsetPolicy;
+  /** Seals input_required state for the current call (see {@link ToolContext.mintState}). */
+  mintState(state: unknown, ctx: HandlerContext): Promise<string>;
 }
 
 /**
@@ -99,6 +130,8 @@ export interface ToolsetPolicy {
 export interface Toolset {
   name: string;
   policy: ToolsetPolicy;
+  /** Tool definitions, for the start-up checks (routing-header declarations). */
+  tools: readonly ToolDefinition[];
   /** Registers on `server` what the principal of `context.authInfo` may use. */
   install(server: McpServer, context: InstallContext): void;
 }
@@ -119,11 +152,11 @@ export class ToolError extends Error {
   }
 }
 
-// One object schema per tool shape, built once and shared by every server: the SDK would
-// otherwise wrap the raw shape in a new zod object per registration (per session) and again
-// per tools/call, which costs tens of kilobytes per idle session and time per request.
+// One object schema per tool shape, built once and shared by every server: registering the raw
+// shape would wrap it in a new zod object per registration (per session or request).
 const objectSchemas = new WeakMap<z.ZodRawShape, z.ZodObject>();
-function objectSchemaOf(shape: z.ZodRawShape): z.ZodObject {
+/** The zod object schema of a tool's raw shape, built once per shape. */
+export function objectSchemaOf(shape: z.ZodRawShape): z.ZodObject {
   let schema = objectSchemas.get(shape);
   if (!schema) {
     schema = z.object(shape);
@@ -131,6 +164,29 @@ function objectSchemaOf(shape: z.ZodRawShape): z.ZodObject {
   }
   return schema;
 }
+
+/** The data partition of a principal (see {@link ToolContext.partition}). */
+export function partitionOf(principal: { id: string; tenant?: string | undefined } | undefined): string {
+  if (!principal) return 'principal:anonymous';
+  return principal.tenant !== undefined ? `tenant:${principal.tenant}` : `principal:${principal.id}`;
+}
+
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+function traceparentOf(ctx: HandlerContext): string | undefined {
+  const fromMeta = (ctx.mcpReq._meta as Record<string, unknown> | undefined)?.traceparent;
+  const value = typeof fromMeta === 'string' ? fromMeta : (ctx.http?.req?.headers.get('traceparent') ?? undefined);
+  return value !== undefined && TRACEPARENT.test(value) ? value : undefined;
+}
+
+/** What `mintState` seals: the tool it was minted for, and the tool's own state. */
+interface SealedState {
+  tool: string;
+  state: unknown;
+}
+
+const isInputRequired = (result: ToolResult): result is InputRequiredResult =>
+  (result as { resultType?: unknown }).resultType === 'input_required';
 
 /**
  * Registers the tools the principal may use, each wrapped so that its call is
@@ -140,7 +196,7 @@ function objectSchemaOf(shape: z.ZodRawShape): z.ZodObject {
 export function installTools(server: McpServer, tools: readonly ToolDefinition[], context: InstallContext): void {
   const granted = context.authInfo?.scopes ?? [];
   for (const tool of tools) {
-    const permission = context.policy?.tools[tool.name] ?? tool.permission;
+    const permission = context.policy.tools[tool.name] ?? tool.permission;
     if (!hasPermission(granted, permission)) continue;
     const config = {
       description: tool.description,
@@ -148,40 +204,51 @@ export function installTools(server: McpServer, tools: readonly ToolDefinition[]
       ...(tool.inputSchema ? { inputSchema: objectSchemaOf(tool.inputSchema) } : {}),
       ...(tool.annotations ? { annotations: tool.annotations } : {}),
     };
-    server.registerTool(tool.name, config, async (...params: unknown[]) => {
-      // The SDK passes (args, extra) when the tool has an input schema, (extra) otherwise.
-      const extra = params[params.length - 1] as HandlerExtra;
+    const handler = async (...params: unknown[]) => {
+      // The SDK passes (args, ctx) when the tool has an input schema, (ctx) otherwise.
+      const ctx = params[params.length - 1] as HandlerContext;
       const args = (tool.inputSchema ? params[0] : {}) as Record<string, unknown>;
-      const principal = principalOf(extra.authInfo);
+      const principal = principalOf(ctx.http?.authInfo);
       const started = process.hrtime.bigint();
-      let result: CallToolResult;
-      let outcome: 'success' | 'error' = 'success';
+      let result: ToolResult;
+      let outcome: ToolCallEvent['outcome'] = 'success';
       try {
+        // The codec verified the seal and the principal; the tool it was minted for is checked here.
+        const sealed = ctx.mcpReq.requestState<SealedState>();
+        if (sealed !== undefined && sealed.tool !== tool.name) throw new ToolError('The request state belongs to another tool');
         result = await tool.run(args, {
           principalId: principal?.id ?? 'anonymous',
           role: principal?.role ?? '',
-          tenant: principal?.tenant ?? 'default',
-          sessionId: extra.sessionId,
-          extra,
+          tenant: principal?.tenant,
+          partition: partitionOf(principal),
+          sessionId: ctx.sessionId,
+          era: context.era,
+          ctx,
           listSessions: context.listSessions,
+          mintState: (state) => context.mintState({ tool: tool.name, state } satisfies SealedState, ctx),
+          state: <T>() => sealed?.state as T | undefined,
         });
-        if (result.isError) outcome = 'error';
+        if (isInputRequired(result)) outcome = 'input_required';
+        else if (result.isError) outcome = 'error';
       } catch (error) {
         outcome = 'error';
         if (!(error instanceof ToolError)) context.logger?.error('tool failed', { tool: tool.name, error: describeError(error) });
         result = { isError: true, content: [{ type: 'text', text: error instanceof ToolError ? error.message : 'The tool failed' }] };
       }
-      const requestId = extra.requestInfo?.headers['x-request-id'];
+      const requestId = ctx.http?.req?.headers.get('x-request-id') ?? undefined;
       await context.hooks.onToolCall?.({
         tool: tool.name,
-        authInfo: extra.authInfo,
-        sessionId: extra.sessionId,
-        requestId: typeof requestId === 'string' ? requestId : undefined,
+        authInfo: ctx.http?.authInfo,
+        sessionId: ctx.sessionId,
+        requestId,
+        era: context.era,
+        traceparent: traceparentOf(ctx),
         outcome,
         durationMs: Number(process.hrtime.bigint() - started) / 1e6,
         argsDigest: digestArgs(args),
       });
       return result;
-    });
+    };
+    server.registerTool(tool.name, config, handler as never);
   }
 }

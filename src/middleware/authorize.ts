@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AuditLogger } from '../audit/types.js';
 import { parseOptions, service } from '../core/options.js';
@@ -6,12 +6,13 @@ import { hasPermission, Permission } from '../core/permissions.js';
 import { ErrorCode } from '../errors/codes.js';
 import { GuardError } from '../errors/guard-error.js';
 import type { GuardMetrics } from '../metrics/guard-metrics.js';
-import { requestActor } from './context.js';
+import { requestActor, type McpEra } from './context.js';
 
 const optionsSchema = z.strictObject({
   tools: z.record(z.string(), z.string()),
   prompts: z.record(z.string(), z.string()).optional(),
   resources: z.record(z.string(), z.string()).optional(),
+  methods: z.record(z.string(), z.string()).optional(),
   audit: service<AuditLogger>(),
   metrics: service<GuardMetrics>().optional(),
 });
@@ -24,24 +25,65 @@ export interface AuthorizeOptions {
   prompts?: Record<string, string>;
   /** Resource URI, or URI template such as `file:///{path}`, to the permission it requires. Default none. */
   resources?: Record<string, string>;
+  /** Custom JSON-RPC methods your server adds, to the permission each requires. Default none (refused). */
+  methods?: Record<string, string>;
   audit: AuditLogger;
   metrics?: GuardMetrics;
 }
 
-/** The permission an MCP message needs: a string, null for none, or `undeclared` to deny. */
-export type Requirement = { permission: string | null; tool?: string } | { undeclared: true; tool?: string };
+/**
+ * What one MCP message needs: nothing, every permission of a list, any one of
+ * a list, or a refusal (`undeclared` for something the policy does not name,
+ * `not_found` for a method the protocol revision does not have).
+ */
+export type Requirement =
+  | { kind: 'none' }
+  | { kind: 'all'; permissions: string[]; tool?: string }
+  | { kind: 'any'; permissions: string[] }
+  | { kind: 'undeclared'; tool?: string }
+  | { kind: 'not_found' };
 
-/** Methods any authenticated principal may send. */
-const OPEN_METHODS = new Set(['initialize', 'ping', 'logging/setLevel']);
+/**
+ * The permissions of which a principal needs one to open an MCP connection
+ * (`initialize`, `server/discover`): a principal that may use nothing of MCP
+ * (a metrics-only role, say) cannot hold sessions or probe the server.
+ */
+export const MCP_USE_PERMISSIONS: readonly string[] = [
+  Permission.ToolsList,
+  Permission.ToolsCall,
+  Permission.PromptsList,
+  Permission.PromptsGet,
+  Permission.ResourcesList,
+  Permission.ResourcesRead,
+  Permission.SubscriptionsListen,
+];
 
-const METHOD_PERMISSIONS: Record<string, string> = {
+const LIST_PERMISSIONS: Readonly<Record<string, string>> = {
   'tools/list': Permission.ToolsList,
   'resources/list': Permission.ResourcesList,
   'resources/templates/list': Permission.ResourcesList,
   'prompts/list': Permission.PromptsList,
 };
 
-const RESOURCE_METHODS = new Set(['resources/read', 'resources/subscribe', 'resources/unsubscribe']);
+/** 2025-era methods any principal with some MCP permission may send. */
+const LEGACY_OPEN = new Set(['ping', 'logging/setLevel']);
+const LEGACY_RESOURCE_METHODS = new Set(['resources/read', 'resources/subscribe', 'resources/unsubscribe']);
+/** Methods of 2026-07-28 (the others of 2025, `initialize`, `ping`, `logging/setLevel`, `resources/(un)subscribe`, are gone). */
+const MODERN_METHODS = new Set([
+  'server/discover',
+  'subscriptions/listen',
+  'tools/list',
+  'tools/call',
+  'prompts/list',
+  'prompts/get',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'completion/complete',
+]);
+
+/** Every method name a metric label may carry; anything else is `other`. */
+const KNOWN_METHODS = new Set([...MODERN_METHODS, ...LEGACY_OPEN, ...LEGACY_RESOURCE_METHODS, 'initialize']);
 
 /** The policy of {@link requirementOf}, compiled once. */
 export interface AuthorizationPolicy {
@@ -49,8 +91,10 @@ export interface AuthorizationPolicy {
   prompts: ReadonlyMap<string, string>;
   /** Resource URI or template to permission. */
   resources: ReadonlyMap<string, string>;
+  /** Custom methods to permission. */
+  methods: ReadonlyMap<string, string>;
   /** Templates compiled to anchored patterns, in declaration order. */
-  templates?: ReadonlyArray<{ pattern: RegExp; permission: string }>;
+  templates: ReadonlyArray<{ pattern: RegExp; permission: string }>;
 }
 
 /**
@@ -70,11 +114,13 @@ export function compilePolicy(
   tools: Record<string, string>,
   prompts: Record<string, string> = {},
   resources: Record<string, string> = {},
+  methods: Record<string, string> = {},
 ): AuthorizationPolicy {
   return {
     tools: new Map(Object.entries(tools)),
     prompts: new Map(Object.entries(prompts)),
     resources: new Map(Object.entries(resources)),
+    methods: new Map(Object.entries(methods)),
     templates: Object.entries(resources)
       .filter(([uri]) => uri.includes('{'))
       .map(([uri, permission]) => ({ pattern: templatePattern(uri), permission })),
@@ -85,138 +131,222 @@ function resourcePermission(uri: unknown, policy: AuthorizationPolicy): string |
   if (typeof uri !== 'string' || uri.length > 2048) return undefined;
   const exact = policy.resources.get(uri);
   if (exact !== undefined && !uri.includes('{')) return exact;
-  return policy.templates?.find((template) => template.pattern.test(uri))?.permission;
+  return policy.templates.find((template) => template.pattern.test(uri))?.permission;
+}
+
+const all = (permission: string | undefined, tool?: string): Requirement =>
+  permission === undefined
+    ? { kind: 'undeclared', ...(tool ? { tool } : {}) }
+    : { kind: 'all', permissions: [permission], ...(tool ? { tool } : {}) };
+
+/**
+ * A `subscriptions/listen` stream needs `subscriptions:listen` and, for each
+ * kind of notification it asks for, the permission to see what it announces:
+ * the list permission for list changes, the resource's own permission for
+ * each subscribed URI (an undeclared URI refuses the stream).
+ */
+function listenRequirement(filter: unknown, policy: AuthorizationPolicy): Requirement {
+  const wanted = (filter ?? {}) as {
+    toolsListChanged?: unknown;
+    promptsListChanged?: unknown;
+    resourcesListChanged?: unknown;
+    resourceSubscriptions?: unknown;
+  };
+  const permissions = new Set<string>([Permission.SubscriptionsListen]);
+  if (wanted.toolsListChanged === true) permissions.add(Permission.ToolsList);
+  if (wanted.promptsListChanged === true) permissions.add(Permission.PromptsList);
+  if (wanted.resourcesListChanged === true) permissions.add(Permission.ResourcesList);
+  if (wanted.resourceSubscriptions !== undefined) {
+    if (!Array.isArray(wanted.resourceSubscriptions) || wanted.resourceSubscriptions.length > 100) return { kind: 'undeclared' };
+    for (const uri of wanted.resourceSubscriptions) {
+      const permission = resourcePermission(uri, policy);
+      if (permission === undefined) return { kind: 'undeclared' };
+      permissions.add(permission);
+    }
+  }
+  return { kind: 'all', permissions: [...permissions] };
 }
 
 /**
- * What one JSON-RPC message needs, as a pure function. Responses and
- * notifications need nothing; a tool call, prompt get or resource read needs
- * the permission declared for that tool, prompt or resource; an unknown
- * method or anything undeclared is denied.
+ * What one JSON-RPC message needs, as a pure function of the message, the
+ * policy and the protocol era. Responses and notifications need nothing;
+ * opening a connection needs some MCP permission; a tool call, prompt get or
+ * resource read needs the permission declared for that tool, prompt or
+ * resource; anything undeclared is refused, and a method the era does not
+ * have is not found.
  */
-export function requirementOf(message: unknown, policy: AuthorizationPolicy): Requirement {
+export function requirementOf(message: unknown, policy: AuthorizationPolicy, era: McpEra = 'legacy'): Requirement {
   const { method, params } = (message ?? {}) as {
     method?: unknown;
-    params?: { name?: unknown; uri?: unknown; ref?: { type?: unknown; name?: unknown; uri?: unknown } };
+    params?: { name?: unknown; uri?: unknown; ref?: { type?: unknown; name?: unknown; uri?: unknown }; notifications?: unknown };
   };
-  if (typeof method !== 'string') return { permission: null }; // a response to a server request
-  if (method.startsWith('notifications/') || OPEN_METHODS.has(method)) return { permission: null };
+  if (typeof method !== 'string') return { kind: 'none' }; // a response to a server request
+  if (method.startsWith('notifications/')) return { kind: 'none' };
+  // Own keys only: `toString` or `__proto__` as a method must not find Object.prototype.
+  const custom = policy.methods.has(method) ? policy.methods.get(method) : undefined;
+  if (custom !== undefined) return { kind: 'all', permissions: [custom] };
+  if (era === 'modern') {
+    if (!MODERN_METHODS.has(method)) return { kind: 'not_found' };
+    if (method === 'server/discover') return { kind: 'any', permissions: [...MCP_USE_PERMISSIONS] };
+    if (method === 'subscriptions/listen') return listenRequirement(params?.notifications, policy);
+  } else {
+    if (method === 'initialize') return { kind: 'any', permissions: [...MCP_USE_PERMISSIONS] };
+    if (LEGACY_OPEN.has(method)) return { kind: 'none' };
+  }
   if (method === 'tools/call') {
     const tool = typeof params?.name === 'string' ? params.name : undefined;
-    const permission = tool === undefined ? undefined : policy.tools.get(tool);
-    return permission === undefined ? { undeclared: true, ...(tool ? { tool } : {}) } : { permission, tool: tool! };
+    return all(tool === undefined ? undefined : policy.tools.get(tool), tool);
   }
-  if (method === 'prompts/get') {
-    const permission = typeof params?.name === 'string' ? policy.prompts.get(params.name) : undefined;
-    return permission === undefined ? { undeclared: true } : { permission };
-  }
-  if (RESOURCE_METHODS.has(method)) {
-    const permission = resourcePermission(params?.uri, policy);
-    return permission === undefined ? { undeclared: true } : { permission };
+  if (method === 'prompts/get') return all(typeof params?.name === 'string' ? policy.prompts.get(params.name) : undefined);
+  if (method === 'resources/read' || (era === 'legacy' && LEGACY_RESOURCE_METHODS.has(method))) {
+    return all(resourcePermission(params?.uri, policy));
   }
   if (method === 'completion/complete') {
     const ref = params?.ref;
-    const permission =
+    return all(
       ref?.type === 'ref/prompt'
         ? typeof ref.name === 'string'
           ? policy.prompts.get(ref.name)
           : undefined
         : ref?.type === 'ref/resource' && typeof ref.uri === 'string'
           ? policy.resources.get(ref.uri)
-          : undefined;
-    return permission === undefined ? { undeclared: true } : { permission };
+          : undefined,
+    );
   }
-  // Own keys only: `toString` or `__proto__` as a method must not find Object.prototype.
-  const permission = Object.hasOwn(METHOD_PERMISSIONS, method) ? METHOD_PERMISSIONS[method] : undefined;
-  return permission === undefined ? { undeclared: true } : { permission };
+  const list = Object.hasOwn(LIST_PERMISSIONS, method) ? LIST_PERMISSIONS[method] : undefined;
+  return all(list);
+}
+
+/** The refusal for a requirement the principal's permissions do not meet; undefined when they do. */
+export function refusalOf(requirement: Requirement, granted: readonly string[]): GuardError | undefined {
+  switch (requirement.kind) {
+    case 'none':
+      return undefined;
+    case 'not_found':
+      return new GuardError(ErrorCode.MethodNotFound, 'Method not found');
+    case 'undeclared':
+      return new GuardError(ErrorCode.Forbidden, 'This request is not allowed');
+    case 'any':
+      return requirement.permissions.some((permission) => hasPermission(granted, permission))
+        ? undefined
+        : new GuardError(ErrorCode.InsufficientScope, 'An MCP permission is required', { scope: requirement.permissions.join(' ') });
+    case 'all': {
+      const missing = requirement.permissions.filter((permission) => !hasPermission(granted, permission));
+      if (missing.length === 0) return undefined;
+      return new GuardError(ErrorCode.InsufficientScope, `Permission ${missing.join(' ')} is required`, { scope: missing.join(' ') });
+    }
+  }
+}
+
+/** A bounded metric label for a client-chosen method name. */
+export function methodLabel(method: unknown): string {
+  return typeof method === 'string' && KNOWN_METHODS.has(method) ? method : 'other';
+}
+
+interface Refusal {
+  error: GuardError;
+  method: string;
+  tool: string | undefined;
 }
 
 /**
  * Checks every JSON-RPC message of a request against the principal's
- * permissions before the MCP server sees it. A refusal is 403 with a JSON-RPC
- * error (and a `scope` challenge naming the missing permission), an audit
- * event and a metric per refused message; the tool never runs. A batch is
- * checked message by message and runs only when every message is allowed;
- * otherwise each request in it is answered with its own error.
+ * permissions before the MCP server sees it. Mounted twice: before the body
+ * is parsed it decides from a 2026-07-28 request's routing headers
+ * (`req.guard.routing`) and may only refuse; after the body was parsed and
+ * verified against those headers (`req.guard.mcp`) it decides on the body,
+ * which is the final word. A refusal is 403 with a JSON-RPC error (and a
+ * `scope` challenge naming the missing permission), or 404 for a method the
+ * protocol revision does not have, with an audit event and a metric per
+ * refused message; the tool never runs. A batch runs only when every message
+ * is allowed; otherwise each request in it gets its own error.
  *
- * @example router.use(createAuthorize({ tools: { echo: 'tools:call' }, audit }));
+ * @example router.use(authenticate, authorize, bodyParser, mcpRequestCheck, authorize);
  */
 export function createAuthorize(options: AuthorizeOptions): RequestHandler {
-  const { tools, prompts, resources, audit, metrics } = parseOptions('createAuthorize', optionsSchema, options);
-  const policy = compilePolicy(tools, prompts, resources);
+  const { tools, prompts, resources, methods, audit, metrics } = parseOptions('createAuthorize', optionsSchema, options);
+  const policy = compilePolicy(tools, prompts, resources, methods);
+
+  const record = async (req: Request, refusal: Refusal): Promise<void> => {
+    const { error, method, tool } = refusal;
+    const permission = error.details.scope;
+    metrics?.authzDenials.inc({
+      method: methodLabel(method),
+      tool: tool && policy.tools.has(tool) ? tool : tool ? 'undeclared' : '',
+      permission: error.code === ErrorCode.InsufficientScope ? (permission?.split(' ')[0] ?? '') : error.code,
+    });
+    const { actor, context } = requestActor(req);
+    await audit.record({
+      type: 'authz.denied',
+      action: `${method.slice(0, 64)}${tool ? ` ${tool.slice(0, 128)}` : ''}`,
+      actor,
+      context,
+      outcome: { status: 'denied', code: error.code },
+      details: {
+        missingPermission: permission ?? (error.code === ErrorCode.MethodNotFound ? 'method_not_found' : 'undeclared'),
+        ...(tool ? { tool: tool.slice(0, 128) } : {}),
+      },
+    });
+  };
+
+  const check = (message: unknown, era: McpEra, granted: readonly string[]): Refusal | undefined => {
+    const requirement = requirementOf(message, policy, era);
+    const error = refusalOf(requirement, granted);
+    if (!error) return undefined;
+    const method = String((message as { method?: unknown }).method ?? '');
+    return { error, method, tool: 'tool' in requirement ? requirement.tool : undefined };
+  };
 
   return async function authorize(req, _res, next) {
     if (req.method !== 'POST') return next();
     const principal = req.guard?.principal;
     if (!principal) return next(new GuardError(ErrorCode.Unauthenticated, 'Authentication required'));
-    const batch = Array.isArray(req.body);
-    const messages: unknown[] = batch ? (req.body as unknown[]) : [req.body];
-    const errors: Array<GuardError | null> = [];
-    let refused = 0;
+    const mcp = req.guard?.mcp;
     try {
+      if (!mcp) {
+        // Before the body: a 2026-07-28 request's routing headers may refuse early; only the body allows.
+        const routing = req.guard?.routing;
+        if (!routing) return next();
+        const message = { method: routing.method, params: routing.name === undefined ? {} : { name: routing.name, uri: routing.name } };
+        const refusal = check(message, 'modern', principal.permissions);
+        if (!refusal) return next();
+        await record(req, refusal);
+        return next(refusal.error);
+      }
+      const batch = Array.isArray(req.body);
+      const messages: unknown[] = batch ? (req.body as unknown[]) : [req.body];
+      const errors: Array<GuardError | null> = [];
+      let first: GuardError | undefined;
       for (const message of messages) {
-        const requirement = requirementOf(message, policy);
-        const permission = 'undeclared' in requirement ? undefined : requirement.permission;
-        if (permission === null || (permission !== undefined && hasPermission(principal.permissions, permission))) {
-          errors.push(null);
-          continue;
-        }
-        refused += 1;
-        const method = String((message as { method?: unknown }).method ?? '').slice(0, 64);
-        const tool = requirement.tool?.slice(0, 128);
-        metrics?.authzDenials.inc({
-          method,
-          tool: tool && Object.hasOwn(tools, tool) ? tool : tool ? 'undeclared' : '',
-          permission: permission ?? 'undeclared',
-        });
-        const { actor, context } = requestActor(req);
-        await audit.record({
-          type: 'authz.denied',
-          action: `${method}${tool ? ` ${tool}` : ''}`,
-          actor,
-          context,
-          outcome: { status: 'denied', code: permission ? ErrorCode.InsufficientScope : ErrorCode.Forbidden },
-          details: { missingPermission: permission ?? 'undeclared', ...(tool ? { tool } : {}) },
-        });
-        errors.push(
-          permission
-            ? new GuardError(ErrorCode.InsufficientScope, `Permission ${permission} is required`, { scope: permission })
-            : new GuardError(ErrorCode.Forbidden, 'This request is not allowed'),
-        );
+        const refusal = check(message, mcp.era, principal.permissions);
+        errors.push(refusal?.error ?? null);
+        if (!refusal) continue;
+        first ??= refusal.error;
+        await record(req, refusal);
         if (!batch) break;
       }
+      if (first) {
+        if (!batch) return next(first);
+        const scopes = [...new Set(errors.flatMap((error) => error?.details.scope?.split(' ') ?? []))];
+        return next(new GuardError(first.code, first.message, { ...(scopes.length ? { scope: scopes.join(' ') } : {}), batch: errors }));
+      }
+      // Reads of resources and prompts are audited like tool calls (those are audited when they run).
+      for (const message of messages) {
+        const { method, params } = (message ?? {}) as { method?: unknown; params?: { uri?: unknown; name?: unknown } };
+        if (method !== 'resources/read' && method !== 'prompts/get') continue;
+        const target = String((method === 'resources/read' ? params?.uri : params?.name) ?? '').slice(0, 256);
+        const { actor, context } = requestActor(req);
+        await audit.record({
+          type: method === 'resources/read' ? 'resource.read' : 'prompt.get',
+          action: `${method} ${target}`,
+          actor,
+          context,
+          outcome: { status: 'success' },
+        });
+      }
+      return next();
     } catch {
       return next(new GuardError(ErrorCode.Unavailable, 'The request cannot be recorded and was refused'));
     }
-    if (refused === 0) {
-      // Reads of resources and prompts are audited like tool calls (those are audited when they run).
-      try {
-        for (const message of messages) {
-          const { method, params } = (message ?? {}) as { method?: unknown; params?: { uri?: unknown; name?: unknown } };
-          if (method !== 'resources/read' && method !== 'prompts/get') continue;
-          const target = String((method === 'resources/read' ? params?.uri : params?.name) ?? '').slice(0, 256);
-          const { actor, context } = requestActor(req);
-          await audit.record({
-            type: method === 'resources/read' ? 'resource.read' : 'prompt.get',
-            action: `${method} ${target}`,
-            actor,
-            context,
-            outcome: { status: 'success' },
-          });
-        }
-      } catch {
-        return next(new GuardError(ErrorCode.Unavailable, 'The request cannot be recorded and was refused'));
-      }
-      return next();
-    }
-    const first = errors.find((error): error is GuardError => error !== null)!;
-    if (!batch) return next(first);
-    const scopes = [...new Set(errors.map((error) => error?.details.scope).filter((scope): scope is string => Boolean(scope)))];
-    return next(
-      new GuardError(first.code, first.message, {
-        ...(scopes.length ? { scope: scopes.join(' ') } : {}),
-        batch: errors,
-      }),
-    );
   };
 }

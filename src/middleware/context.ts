@@ -1,6 +1,21 @@
 import type { Request } from 'express';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { AuthInfo } from '@modelcontextprotocol/server';
 import type { Principal } from '../core/principal.js';
+
+/** The MCP protocol era of a request: 2026-07-28 and later (`modern`) or 2025 (`legacy`). */
+export type McpEra = 'modern' | 'legacy';
+
+/** What an MCP request is, once its body was classified and its routing headers verified against it. */
+export interface McpRequestInfo {
+  era: McpEra;
+  /** The single message's method. */
+  method?: string;
+  /** The tool or prompt name, or the resource URI, the message targets. */
+  name?: string;
+  protocolVersion?: string;
+  /** W3C trace context of the request, when well formed. */
+  traceparent?: string;
+}
 
 /** What mcp-guard learns about a request as it passes the stack. */
 export interface GuardRequestState {
@@ -10,6 +25,15 @@ export interface GuardRequestState {
   principal?: Principal;
   /** Low-cardinality route label for metrics, e.g. `mcp`, `health`. */
   route?: string;
+  /**
+   * What a 2026-07-28 request's routing headers claim (`Mcp-Method`,
+   * `Mcp-Name`), read before the body is parsed. Only ever a reason to refuse.
+   */
+  routing?: { method: string; name?: string };
+  /** The MCP request, classified from its verified body. */
+  mcp?: McpRequestInfo;
+  /** Set once the per-tool limit has been taken for this request (from its routing headers). */
+  toolLimitTaken?: boolean;
 }
 
 declare module 'express-serve-static-core' {
@@ -29,25 +53,42 @@ export function guardState(req: Request): GuardRequestState {
 
 const MAX_AGENT = 256;
 
+/** A client-chosen string cut to `max` characters, without control characters. */
+function clean(value: string, max: number): string {
+  // eslint-disable-next-line no-control-regex
+  return value.slice(0, max).replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+}
+
 /** The audit actor and context of a request: who, from where, in which request. */
 export function requestActor(req: Request): {
   actor: { principalId?: string; role?: string; authMethod?: string; ip?: string; userAgent?: string };
-  context: { requestId?: string; tenant?: string; sessionId?: string };
+  context: {
+    requestId?: string;
+    tenant?: string;
+    sessionId?: string;
+    mcpMethod?: string;
+    mcpName?: string;
+    traceparent?: string;
+  };
 } {
   const principal = req.guard?.principal;
+  // The verified body's method and target, or (for an early refusal) what the routing headers claimed.
+  const mcp: { method?: string; name?: string; traceparent?: string } | undefined = req.guard?.mcp ?? req.guard?.routing;
   const agent = req.headers['user-agent'];
   const session = req.headers['mcp-session-id'];
   return {
     actor: {
       ...(principal ? { principalId: principal.id, role: principal.role, authMethod: principal.authMethod } : {}),
       ...(req.ip ? { ip: req.ip } : {}),
-      // eslint-disable-next-line no-control-regex
-      ...(agent ? { userAgent: agent.slice(0, MAX_AGENT).replace(/[\u0000-\u001f\u007f]/g, '') } : {}),
+      ...(agent ? { userAgent: clean(agent, MAX_AGENT) } : {}),
     },
     context: {
       ...(req.guard?.requestId ? { requestId: req.guard.requestId } : {}),
       ...(principal?.tenant ? { tenant: principal.tenant } : {}),
       ...(typeof session === 'string' && /^[\x21-\x7e]{1,128}$/.test(session) ? { sessionId: session } : {}),
+      ...(mcp?.method !== undefined ? { mcpMethod: clean(mcp.method, 128) } : {}),
+      ...(mcp?.name !== undefined ? { mcpName: clean(mcp.name, 256) } : {}),
+      ...(mcp?.traceparent !== undefined ? { traceparent: mcp.traceparent } : {}),
     },
   };
 }

@@ -35,6 +35,8 @@ export function createRequestId(options: RequestIdOptions = {}): RequestHandler 
     const incoming = trustIncoming ? req.headers[lower] : undefined;
     const id = typeof incoming === 'string' && WELL_FORMED.test(incoming) ? incoming : randomUUID();
     req.guard = { ...req.guard, requestId: id, startedAt: req.guard?.startedAt ?? process.hrtime.bigint() };
+    // Handlers further in (the MCP server's tool hooks) read the id from the request itself.
+    req.headers[lower] = id;
     res.setHeader(header, id);
     next();
   };

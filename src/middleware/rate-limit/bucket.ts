@@ -126,7 +126,11 @@ export function calledTools(body: unknown): string[] {
 
 /**
  * Per-principal-and-tool token bucket on `tools/call` (each call of a batch
- * counts), after authentication and authorization.
+ * counts), after authentication. Mounted twice: before the body is parsed it
+ * takes the token of the tool a 2026-07-28 request's `Mcp-Name` names (an
+ * early refusal; the body is later verified to name the same tool), after
+ * the body it takes the tokens of requests not counted yet. Each call is
+ * counted once.
  *
  * @example router.use(createToolRateLimit({ store, tools: { kv_set: { perMinute: 10, burst: 2 } }, audit }));
  */
@@ -134,9 +138,15 @@ export function createToolRateLimit(options: ToolRateLimitOptions): RequestHandl
   const parsed = parseOptions('createToolRateLimit', toolSchema, options);
   const { defaultLimit, tools } = parsed;
   return async function toolRateLimit(req, _res, next) {
-    const principal = req.guard?.principal;
-    if (!principal || req.method !== 'POST') return next();
-    for (const tool of calledTools(req.body)) {
+    const guard = req.guard;
+    const principal = guard?.principal;
+    if (!principal || !guard || req.method !== 'POST' || guard.toolLimitTaken) return next();
+    let called: string[];
+    if (guard.mcp) called = calledTools(req.body);
+    else if (guard.routing?.method === 'tools/call' && guard.routing.name !== undefined) called = [guard.routing.name];
+    else return next(); // before the body, with nothing claimed: counted once the body is known
+    guard.toolLimitTaken = true;
+    for (const tool of called) {
       const limit = Object.hasOwn(tools, tool) ? tools[tool] : defaultLimit;
       if (!limit) continue;
       const refusal = await takeOrRefuse(req, parsed, 'tool', `rl:tool:${principal.id}:${tool}`, limit, tool.slice(0, 128));
