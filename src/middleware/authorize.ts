@@ -82,6 +82,18 @@ const MODERN_METHODS = new Set([
   'completion/complete',
 ]);
 
+/** Methods whose requirement the routing headers alone determine (method, and the name they mirror). */
+const DECIDED_BY_HEADERS = new Set([
+  'server/discover',
+  'tools/list',
+  'tools/call',
+  'prompts/list',
+  'prompts/get',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+]);
+
 /** Every method name a metric label may carry; anything else is `other`. */
 const KNOWN_METHODS = new Set([...MODERN_METHODS, ...LEGACY_OPEN, ...LEGACY_RESOURCE_METHODS, 'initialize']);
 
@@ -253,9 +265,10 @@ interface Refusal {
  * Checks every JSON-RPC message of a request against the principal's
  * permissions before the MCP server sees it. Mounted twice: before the body
  * is parsed it decides from a 2026-07-28 request's routing headers
- * (`req.guard.routing`) and may only refuse; after the body was parsed and
- * verified against those headers (`req.guard.mcp`) it decides on the body,
- * which is the final word. A refusal is 403 with a JSON-RPC error (and a
+ * (`req.guard.routing`) and may only refuse (the refusal is answered once the
+ * body is read and agrees with the headers, so that it carries the request's
+ * id); after the body was parsed and verified against those headers
+ * (`req.guard.mcp`) it decides on the body, which is the final word. A refusal is 403 with a JSON-RPC error (and a
  * `scope` challenge naming the missing permission), or 404 for a method the
  * protocol revision does not have, with an audit event and a metric per
  * refused message; the tool never runs. A batch runs only when every message
@@ -304,14 +317,14 @@ export function createAuthorize(options: AuthorizeOptions): RequestHandler {
     const mcp = req.guard?.mcp;
     try {
       if (!mcp) {
-        // Before the body: a 2026-07-28 request's routing headers may refuse early; only the body allows.
+        // Before the body: a 2026-07-28 request's routing headers may decide a refusal early (answered
+        // once the body is read and agrees with them); only the body ever allows.
         const routing = req.guard?.routing;
-        if (!routing) return next();
+        if (!routing || req.guard?.earlyRefusal || !DECIDED_BY_HEADERS.has(routing.method)) return next();
         const message = { method: routing.method, params: routing.name === undefined ? {} : { name: routing.name, uri: routing.name } };
         const refusal = check(message, 'modern', principal.permissions);
-        if (!refusal) return next();
-        await record(req, refusal);
-        return next(refusal.error);
+        if (refusal) req.guard!.earlyRefusal = { error: refusal.error, record: () => record(req, refusal) };
+        return next();
       }
       const batch = Array.isArray(req.body);
       const messages: unknown[] = batch ? (req.body as unknown[]) : [req.body];

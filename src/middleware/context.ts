@@ -34,6 +34,13 @@ export interface GuardRequestState {
   mcp?: McpRequestInfo;
   /** Set once the per-tool limit has been taken for this request (from its routing headers). */
   toolLimitTaken?: boolean;
+  /**
+   * A refusal decided from the routing headers before the body was read. It
+   * is answered once the body is read and agrees with the headers (a
+   * disagreement is answered 400 instead), so that the answer carries the
+   * request's JSON-RPC id; `record` writes its audit event at that moment.
+   */
+  earlyRefusal?: { error: Error; record?: () => Promise<void> };
 }
 
 declare module 'express-serve-static-core' {

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { fn, parseOptions } from '../core/options.js';
-import { codeForRpc } from '../errors/codes.js';
+import { codeForRpc, ErrorCode } from '../errors/codes.js';
 import { GuardError } from '../errors/guard-error.js';
 import { guardState, type McpRequestInfo } from './context.js';
 
@@ -55,7 +55,8 @@ export interface McpRequestCheckOptions {
  * any decision is taken on the body. What the protocol refuses (a malformed
  * envelope, an unsupported version, a header that disagrees with the body)
  * is answered with the protocol's own status and JSON-RPC code; otherwise
- * `req.guard.mcp` holds the verified method and target.
+ * `req.guard.mcp` holds the verified method and target, and a refusal decided
+ * earlier from the routing headers is answered now, with the request's id.
  *
  * @example router.use(bodyParser, createMcpRequestCheck({ classify: classifyOnce }), authorize);
  */
@@ -68,7 +69,14 @@ export function createMcpRequestCheck(options: McpRequestCheckOptions): RequestH
       const details = data !== null && typeof data === 'object' && !Array.isArray(data) ? { data: data as Record<string, unknown> } : {};
       return next(new GuardError(codeForRpc(rpcCode), message, details));
     }
-    guardState(req).mcp = result.facts;
-    next();
+    const guard = guardState(req);
+    guard.mcp = result.facts;
+    // A refusal decided from the routing headers, now that the body agrees with them.
+    const early = guard.earlyRefusal;
+    if (!early) return next();
+    void (early.record?.() ?? Promise.resolve()).then(
+      () => next(early.error),
+      () => next(new GuardError(ErrorCode.Unavailable, 'The request cannot be recorded and was refused')),
+    );
   };
 }

@@ -135,14 +135,16 @@ export function calledTools(body: unknown): string[] {
  * @example router.use(createToolRateLimit({ store, tools: { kv_set: { perMinute: 10, burst: 2 } }, audit }));
  */
 export function createToolRateLimit(options: ToolRateLimitOptions): RequestHandler {
+  // Only tools the caller may call reach this point (authorization runs first), so keys stay bounded.
   const parsed = parseOptions('createToolRateLimit', toolSchema, options);
   const { defaultLimit, tools } = parsed;
   return async function toolRateLimit(req, _res, next) {
     const guard = req.guard;
     const principal = guard?.principal;
-    if (!principal || !guard || req.method !== 'POST' || guard.toolLimitTaken) return next();
+    if (!principal || !guard || req.method !== 'POST' || guard.toolLimitTaken || guard.earlyRefusal) return next();
+    const early = !guard.mcp;
     let called: string[];
-    if (guard.mcp) called = calledTools(req.body);
+    if (!early) called = calledTools(req.body);
     else if (guard.routing?.method === 'tools/call' && guard.routing.name !== undefined) called = [guard.routing.name];
     else return next(); // before the body, with nothing claimed: counted once the body is known
     guard.toolLimitTaken = true;
@@ -150,7 +152,10 @@ export function createToolRateLimit(options: ToolRateLimitOptions): RequestHandl
       const limit = Object.hasOwn(tools, tool) ? tools[tool] : defaultLimit;
       if (!limit) continue;
       const refusal = await takeOrRefuse(req, parsed, 'tool', `rl:tool:${principal.id}:${tool}`, limit, tool.slice(0, 128));
-      if (refusal) return next(refusal);
+      if (!refusal) continue;
+      // Before the body the refusal waits for it, to carry the request's id (see createAuthorize).
+      if (early) guard.earlyRefusal = { error: refusal };
+      return next(early ? undefined : refusal);
     }
     next();
   };
