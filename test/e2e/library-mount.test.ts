@@ -1,11 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express, { type Request, type Response } from 'express';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
+import { toNodeHandler } from '@modelcontextprotocol/node';
 import { z } from 'zod';
 import { createSecurityStack, principalOf } from '../../src/index.js';
-import { TEST_API_KEY, TEST_TOKEN, connectClient } from '../helpers/server.js';
+import { TEST_API_KEY, TEST_TOKEN, connectClient, connectModernClient } from '../helpers/server.js';
 
 /** A host application that owns its own routes and mounts mcp-guard under /api. */
 function hostApp() {
@@ -18,21 +18,17 @@ function hostApp() {
   const app = express();
   app.get('/', (_req, res) => void res.send('host home'));
 
-  // The MCP endpoint: stateless, one SDK server per request.
-  app.post('/api/mcp', stack, async (req, res, next) => {
-    try {
-      const server = new McpServer({ name: 'host', version: '1.0.0' });
-      server.registerTool('whoami', { inputSchema: { greeting: z.string().optional() } }, (_args, extra) => ({
-        content: [{ type: 'text', text: principalOf(extra.authInfo)?.id ?? 'nobody' }],
-      }));
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-      res.on('close', () => void transport.close());
-      await server.connect(transport);
-      await transport.handleRequest(req, res, req.body);
-    } catch (error) {
-      next(error);
-    }
+  // The host's MCP server on SDK v2: a fresh server per request, for both protocol eras.
+  const mcp = createMcpHandler(({ authInfo }) => {
+    const server = new McpServer({ name: 'host', version: '1.0.0' });
+    server.registerTool('whoami', { inputSchema: z.object({ greeting: z.string().optional() }) }, () => ({
+      content: [{ type: 'text', text: principalOf(authInfo)?.id ?? 'nobody' }],
+    }));
+    return server;
   });
+  const serve = toNodeHandler(mcp);
+  // The stack answers its own refusals; the SDK's handler answers everything after it.
+  app.all('/api/mcp', stack, (req, res) => void serve(req, res, req.body));
 
   // The host's own route, guarded by the same rules.
   app.get(
@@ -64,11 +60,14 @@ describe('mcp-guard mounted into an existing Express app', () => {
     expect(await response.text()).toBe('host home');
   });
 
-  it('serves the SDK client under the prefix and hands tools the principal', async () => {
-    const { client, close } = await connectClient(`${base}/api/mcp`);
-    const result = await client.callTool({ name: 'whoami', arguments: {} });
-    expect(result.content).toEqual([{ type: 'text', text: 'token:static' }]);
-    await close();
+  it('serves the SDK clients of both eras under the prefix and hands tools the principal', async () => {
+    const legacy = await connectClient(`${base}/api/mcp`);
+    expect((await legacy.client.callTool({ name: 'whoami', arguments: {} })).content).toEqual([{ type: 'text', text: 'token:static' }]);
+    await legacy.close();
+    const modern = await connectModernClient(`${base}/api/mcp`, { 'X-API-Key': TEST_API_KEY });
+    expect(modern.client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+    expect((await modern.client.callTool({ name: 'whoami', arguments: {} })).content).toEqual([{ type: 'text', text: 'key:reader' }]);
+    await modern.close();
   });
 
   it('refuses the MCP endpoint without a credential', async () => {

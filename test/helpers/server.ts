@@ -119,3 +119,48 @@ export async function openSessionToken(baseUrl: string): Promise<{ token: string
   const text = await readFirstEvent(response);
   return { ...eventData<{ token: string; expiresAt: string }>(text), text, close: () => controller.abort() };
 }
+
+/** The 2026-07-28 revision. */
+export const MODERN_VERSION = '2026-07-28';
+
+/** The `_meta` envelope every 2026-07-28 request carries. */
+export function modernMeta(capabilities: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    'io.modelcontextprotocol/protocolVersion': MODERN_VERSION,
+    'io.modelcontextprotocol/clientInfo': { name: 'raw-http', version: '1' },
+    'io.modelcontextprotocol/clientCapabilities': capabilities,
+  };
+}
+
+/**
+ * A raw 2026-07-28 request as a client would send it: the envelope in
+ * `params._meta` and the routing headers mirroring the body. `headers`
+ * overrides or removes (value `undefined`) any of them.
+ */
+export function modernRequest(
+  method: string,
+  params: Record<string, unknown> = {},
+  options: { id?: number | string; headers?: Record<string, string | undefined> } = {},
+): { headers: Record<string, string>; body: string } {
+  const name = typeof params.name === 'string' ? params.name : typeof params.uri === 'string' ? params.uri : undefined;
+  const headers: Record<string, string | undefined> = {
+    ...MCP_POST_HEADERS,
+    'MCP-Protocol-Version': MODERN_VERSION,
+    'Mcp-Method': method,
+    ...(name !== undefined ? { 'Mcp-Name': name } : {}),
+    ...options.headers,
+  };
+  const defined = Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  return {
+    headers: defined,
+    body: JSON.stringify({ jsonrpc: '2.0', id: options.id ?? 1, method, params: { ...params, _meta: { ...modernMeta(), ...(params._meta as object) } } }),
+  };
+}
+
+/** Connects the official SDK v2 client on the 2026-07-28 revision (negotiated with server/discover). */
+export async function connectModernClient(mcpUrl: string, headers: Record<string, string> = { Authorization: `Bearer ${TEST_TOKEN}` }) {
+  const { Client: ModernClient, StreamableHTTPClientTransport: ModernTransport } = await import('@modelcontextprotocol/client');
+  const client = new ModernClient({ name: 'mcp-guard-test', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+  await client.connect(new ModernTransport(new URL(mcpUrl), { requestInit: { headers } }));
+  return { client, close: () => client.close() };
+}
