@@ -88,7 +88,7 @@ export type { SessionTokenStore, IssuedSessionToken } from './stores/session-tok
 
 export { createMcpEndpoint } from './mcp/endpoint.js';
 export type { McpEndpoint, McpEndpointOptions, SessionHooks } from './mcp/endpoint.js';
-export { createServerFactory } from './mcp/server.js';
+export { createServerFactory, requestStateBinding } from './mcp/server.js';
 export type { ServerFactory, ServerFactoryOptions } from './mcp/server.js';
 export { defineTool, installTools, ToolError } from './mcp/toolset.js';
 export { createConformanceToolset } from './mcp/conformance-toolset.js';

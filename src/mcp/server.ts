@@ -46,11 +46,15 @@ const CACHEABLE = [
 ] as const;
 
 /**
- * The binding of sealed request state: the principal, its tenant and the
- * method. State echoed by another principal fails verification; the tool it
- * was minted for travels inside the sealed payload (see `installTools`).
+ * The binding of sealed `input_required` request state: the principal, its
+ * tenant and the method. Pass it as the `bind` option of the SDK's
+ * `createRequestStateCodec`: state echoed by another principal fails
+ * verification. (The reference server also seals the tool's name into the
+ * state, see `installTools`.)
+ *
+ * @example createRequestStateCodec({ key, bind: requestStateBinding })
  */
-function stateBinding(ctx: HandlerContext): string {
+export function requestStateBinding(ctx: HandlerContext): string {
   const principal = principalOf(ctx.http?.authInfo);
   return [principal?.id ?? ctx.http?.authInfo?.clientId ?? '', principal?.tenant ?? '', ctx.mcpReq.method].join('\0');
 }
@@ -68,7 +72,7 @@ export function createServerFactory(options: ServerFactoryOptions): ServerFactor
   const codec = createRequestStateCodec<unknown>({
     key: options.requestStateKey ?? randomBytes(32),
     ttlSeconds: options.requestStateTtlSeconds ?? 600,
-    bind: stateBinding,
+    bind: requestStateBinding,
   });
   const cacheHints = Object.fromEntries(CACHEABLE.map((method) => [method, { ttlMs: 0, cacheScope: 'private' as const }]));
   return ({ authInfo, era }) => {

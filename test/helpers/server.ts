@@ -153,7 +153,12 @@ export function modernRequest(
   const defined = Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined));
   return {
     headers: defined,
-    body: JSON.stringify({ jsonrpc: '2.0', id: options.id ?? 1, method, params: { ...params, _meta: { ...modernMeta(), ...(params._meta as object) } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: options.id ?? 1,
+      method,
+      params: { ...params, _meta: { ...modernMeta(), ...(params._meta as object) } },
+    }),
   };
 }
 
