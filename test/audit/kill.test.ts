@@ -37,7 +37,8 @@ describe('the audit trail when the process is killed', () => {
       }
     };
     const lanes = Array.from({ length: 8 }, (_, lane) => worker(lane));
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Kill it under load: once enough calls were answered, with eight more in flight.
+    while (answered.length <= 50) await new Promise((resolve) => setImmediate(resolve));
     server.child.kill('SIGKILL');
     stop = true;
     await Promise.all(lanes);
