@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
-import { INITIALIZE, MCP_POST_HEADERS, TEST_API_KEY, TEST_TOKEN } from '../helpers/server.js';
+import { INITIALIZE, MCP_POST_HEADERS, modernMeta, TEST_API_KEY, TEST_TOKEN } from '../helpers/server.js';
 import { rawHttp, SECRETS, startHostileServer } from './helpers.js';
 
 // CI runs a fixed seed and a few thousand cases; `npm run fuzz` sets FUZZ_RUNS
@@ -132,6 +134,92 @@ describe('fuzzing /mcp with headers and JSON-RPC bodies', () => {
         }),
         { numRuns: Math.ceil(RUNS / 2), seed: SEED, endOnFailure: true },
       );
+    },
+    Math.max(20_000, RUNS * 25),
+  );
+});
+
+/** What a 2026-07-28 client may put in a routing header: the truth, another tool, base64 forms, junk, nothing. */
+const routingName = fc.oneof(
+  fc.constantFrom(
+    'echo',
+    'list_sessions',
+    'kv_set',
+    'ECHO',
+    ' echo',
+    'echo ',
+    '=?base64?ZWNobw==?=',
+    '=?base64?bGlzdF9zZXNzaW9ucw==?=',
+    '=?base64?!!?=',
+  ),
+  fc.string({ maxLength: 30 }).filter((value) => !/[\r\n\0]/.test(value)),
+  fc.constant(undefined),
+);
+
+/** What a routing header names, as the specification reads it; `undefined` for a malformed base64 form. */
+function claimedName(raw: string): string | undefined {
+  const value = raw.replace(/^[\t ]+|[\t ]+$/g, '');
+  if (!(value.startsWith('=?base64?') && value.endsWith('?='))) return value;
+  const payload = value.slice(9, -2);
+  return /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(payload)
+    ? Buffer.from(payload, 'base64').toString('utf8')
+    : undefined;
+}
+
+describe('fuzzing the 2026-07-28 routing headers against the body', () => {
+  let hostile: Awaited<ReturnType<typeof startHostileServer>>;
+  beforeAll(async () => {
+    hostile = await startHostileServer({
+      MCP_SESSION_MODE: 'stateless',
+      MCP_RATE_LIMIT_PRINCIPAL: '1000000',
+      MCP_RATE_LIMIT_PRINCIPAL_BURST: '100000',
+    });
+  });
+  afterAll(async () => {
+    await hostile.stop();
+  });
+  const calls = (tool: string) =>
+    readFileSync(join(hostile.server.auditDir, 'audit.jsonl'), 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('"type":"tool.call"') && line.includes(`"tool":"${tool}"`)).length;
+
+  it(
+    `never runs a tool the role lacks and answers a disagreeing header with 400 (${Math.ceil(RUNS / 4)} runs, seed ${SEED})`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom('echo', 'list_sessions'),
+          routingName,
+          fc.constantFrom('tools/call', 'tools/list', 'TOOLS/CALL', undefined),
+          async (tool, name, methodHeader) => {
+            const body = JSON.stringify({
+              jsonrpc: '2.0',
+              id: 7,
+              method: 'tools/call',
+              params: { name: tool, arguments: { message: 'fuzz' }, _meta: modernMeta() },
+            });
+            const response = await rawHttp(hostile.port, {
+              method: 'POST',
+              path: '/mcp',
+              headers: {
+                ...MCP_POST_HEADERS,
+                'X-API-Key': TEST_API_KEY, // operator: echo yes, list_sessions no
+                'MCP-Protocol-Version': '2026-07-28',
+                ...(methodHeader !== undefined ? { 'Mcp-Method': methodHeader } : {}),
+                ...(name !== undefined ? { 'Mcp-Name': name } : {}),
+              },
+              body,
+            });
+            // The oracle: the header must name exactly the body's method and tool (base64 decoded, blanks trimmed).
+            const claimed = name === undefined ? undefined : claimedName(name);
+            const status = methodHeader !== 'tools/call' || claimed !== tool ? 400 : tool === 'echo' ? 200 : 403;
+            expect({ tool, name, methodHeader, status: response.status }).toEqual({ tool, name, methodHeader, status });
+          },
+        ),
+        { numRuns: Math.ceil(RUNS / 4), seed: SEED, endOnFailure: true },
+      );
+      expect(calls('list_sessions')).toBe(0);
+      expect(calls('echo')).toBeGreaterThan(0);
     },
     Math.max(20_000, RUNS * 25),
   );
