@@ -125,3 +125,55 @@ describe('input_required request state through the stack', () => {
     expect((await fetch(url, { method: 'POST', headers: request.headers, body: request.body })).status).toBe(401);
   });
 });
+
+describe('input_required state across replicas', () => {
+  const key = 'replica-shared-request-state-key-0123456789';
+  const servers: Server[] = [];
+  const endpoints: ReturnType<typeof createMcpEndpoint>[] = [];
+  /** One replica: the stack and the endpoint, with a request-state key or a random one of its own. */
+  async function replica(requestStateKey?: string): Promise<string> {
+    const endpoint = createMcpEndpoint({
+      mode: 'stateless',
+      createServer: createServerFactory({ toolset, ...(requestStateKey ? { requestStateKey } : {}) }),
+    });
+    const stack = createSecurityStack({
+      auth: { apiKeys: [{ name: 'alice', role: 'operator', secret: secret('alice') }] },
+      tools: toolset.policy.tools,
+    });
+    const app = express();
+    app.all('/mcp', stack, endpoint.handler, stack.rpcErrorHandler);
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    servers.push(server);
+    endpoints.push(endpoint);
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+  }
+  afterAll(async () => {
+    await Promise.all(endpoints.map((endpoint) => endpoint.close()));
+    for (const server of servers) server.closeAllConnections();
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  });
+  const call = async (url: string, extra: Record<string, unknown> = {}) => {
+    const request = modernRequest('tools/call', { name: 'wipe', arguments: {}, _meta: modernMeta({ elicitation: {} }), ...extra });
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { ...request.headers, 'X-API-Key': secret('alice') },
+      body: request.body,
+    });
+    return (await readRpc<{ result?: Record<string, unknown>; error?: { code: number } }>(response))[0]!;
+  };
+  const confirm = { inputResponses: { confirm: { action: 'accept', content: { confirm: true } } } };
+  const scope = { inputResponses: { scope: { action: 'accept', content: { confirm: true } } } };
+
+  it('verify each other’s state when they share MCP_REQUEST_STATE_KEY', async () => {
+    const [first, second] = [await replica(key), await replica(key)];
+    const state = (await call(first!, confirm)).result!.requestState as string;
+    expect((await call(second!, { requestState: state, ...scope })).result).toMatchObject({ content: [{ text: 'wiped by key:alice' }] });
+  });
+
+  it('refuse each other’s state with a random key each', async () => {
+    const [first, second] = [await replica(), await replica()];
+    const state = (await call(first!, confirm)).result!.requestState as string;
+    expect((await call(second!, { requestState: state, ...scope })).error).toMatchObject({ code: -32602 });
+  });
+});

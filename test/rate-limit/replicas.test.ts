@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { startProcess, type ServerProcess } from '../helpers/process.js';
 import { REDIS_URL, uniquePrefix } from '../helpers/redis.js';
-import { INITIALIZE, MCP_POST_HEADERS, TEST_TOKEN, connectClient, openSessionToken, tempDir } from '../helpers/server.js';
+import {
+  INITIALIZE,
+  MCP_POST_HEADERS,
+  TEST_TOKEN,
+  connectClient,
+  connectModernClient,
+  openSessionToken,
+  tempDir,
+} from '../helpers/server.js';
 
 const key = (name: string) => `${name}-replica-secret-0123456789abcdef0123456789`;
 const call = (name: string, args: Record<string, unknown>) =>
@@ -118,6 +126,19 @@ describe('three replicas sharing Redis', () => {
       await close();
     } finally {
       session.close();
+      await proxy.close();
+    }
+  });
+
+  it('serve the SDK v2 client on 2026-07-28 round-robin, with no affinity at all', async () => {
+    const proxy = await roundRobin(replicas.map((replica) => replica.url));
+    try {
+      const { client, close } = await connectModernClient(`${proxy.url}/mcp`, { Authorization: `Bearer ${TEST_TOKEN}`, ...freshIp() });
+      expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+      const calls = await Promise.all([1, 2, 3, 4].map((n) => client.callTool({ name: 'echo', arguments: { message: `modern${n}` } })));
+      expect(calls.map((result) => result.content)).toEqual([1, 2, 3, 4].map((n) => [{ type: 'text', text: `modern${n}` }]));
+      await close();
+    } finally {
       await proxy.close();
     }
   });
