@@ -37,6 +37,29 @@ describe('the request log', () => {
     expect(lines[0]).not.toContain('secret');
   });
 
+  it('names the MCP method and its target of a request on the MCP endpoint', async () => {
+    const sink = new PassThrough();
+    const lines: string[] = [];
+    sink.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
+    const logger = winston.createLogger({
+      level: 'http',
+      format: winston.format.json(),
+      transports: [new winston.transports.Stream({ stream: sink })],
+    });
+    const app = express().use(createRequestId(), createRequestLog({ logger }));
+    app.post('/mcp', (req, res) => {
+      req.guard!.mcp = { era: 'modern', method: 'tools/call', name: 'kv\u001b[31m_set' };
+      res.status(200).end();
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const finished = new Promise((resolve) => sink.once('data', resolve));
+    await fetch(`http://127.0.0.1:${(server.address() as { port: number }).port}/mcp`, { method: 'POST' });
+    await finished;
+    server.close();
+    expect(JSON.parse(lines[0]!)).toMatchObject({ mcpMethod: 'tools/call', mcpName: 'kv[31m_set' });
+  });
+
   it('does nothing when the level is above http', () => {
     const logger = winston.createLogger({ level: 'info', transports: [new winston.transports.Stream({ stream: new PassThrough() })] });
     expect(createRequestLog({ logger }).name).not.toBe('requestLog');
