@@ -71,6 +71,16 @@ export interface McpHttpRequest {
 }
 
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const VERSION_SHAPE = /^[0-9A-Za-z._-]{1,32}$/;
+
+/** The message of each protocol refusal the classifier can produce: fixed text, never a quoted value. */
+const SAFE_MESSAGES: ReadonlyMap<number, string> = new Map([
+  [HEADER_MISMATCH, 'Bad Request: the request headers and body disagree'],
+  [UNSUPPORTED_PROTOCOL_VERSION, 'Unsupported protocol version'],
+  [-32602, 'Invalid params: the _meta envelope is malformed or missing'],
+  [-32600, 'Bad Request: not a valid JSON-RPC message for this endpoint'],
+  [-32700, 'Parse error'],
+]);
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -132,7 +142,7 @@ const mismatch = (message: string): McpClassification => ({
  */
 function checkRoutingHeaders(headers: IncomingHttpHeaders, method: string, name: string | undefined): McpClassification | undefined {
   if (header(headers, 'mcp-protocol-version') === undefined) return mismatch('the required MCP-Protocol-Version header is absent');
-  if (header(headers, 'mcp-method') === undefined) return mismatch(`the body names method ${method} but the Mcp-Method header is absent`);
+  if (header(headers, 'mcp-method') === undefined) return mismatch('the required Mcp-Method header is absent');
   if (!Object.hasOwn(NAME_SOURCE, method)) return undefined;
   const raw = header(headers, 'mcp-name');
   if (raw === undefined) return name === undefined ? undefined : mismatch('the required Mcp-Name header is absent');
@@ -163,14 +173,10 @@ export function classifyMcpRequest(request: McpHttpRequest, options: ClassifyOpt
     body,
   });
   if (outcome.kind === 'reject') {
+    // The SDK's messages and data quote the offending header values; answers quote nothing the client sent.
     return {
       ok: false,
-      rejection: {
-        status: outcome.httpStatus,
-        rpcCode: outcome.code,
-        message: outcome.message,
-        ...(outcome.data !== undefined ? { data: outcome.data } : {}),
-      },
+      rejection: { status: outcome.httpStatus, rpcCode: outcome.code, message: SAFE_MESSAGES.get(outcome.code) ?? 'Bad Request' },
     };
   }
   const message = isObject(body) ? body : undefined;
@@ -191,13 +197,15 @@ export function classifyMcpRequest(request: McpHttpRequest, options: ClassifyOpt
   }
   const revision = outcome.classification.revision;
   if (outcome.messageKind === 'request' && (revision === undefined || !MODERN_PROTOCOL_VERSIONS.includes(revision))) {
+    // The requested version is echoed (the specification asks for it) only when it looks like one.
+    const requested = revision !== undefined && VERSION_SHAPE.test(revision) ? revision : 'unknown';
     return {
       ok: false,
       rejection: {
         status: 400,
         rpcCode: UNSUPPORTED_PROTOCOL_VERSION,
-        message: `Unsupported protocol version: ${revision ?? 'unknown'}`,
-        data: { supported: [...MODERN_PROTOCOL_VERSIONS], requested: revision ?? 'unknown' },
+        message: `Unsupported protocol version: ${requested}`,
+        data: { supported: [...MODERN_PROTOCOL_VERSIONS], requested },
       },
     };
   }

@@ -169,6 +169,32 @@ describe('the 2026-07-28 wire through the full stack', () => {
     expect((await readRpc<RpcError>(unsupported))[0]!.error!.data).toMatchObject({ supported: ['2026-07-28'], requested: '2099-01-01' });
   });
 
+  it('never quotes a header or envelope value back in a protocol error', async () => {
+    const marker = 'quoted-secret-0123456789abcdef';
+    const legacy = await fetch(server.mcpUrl, {
+      method: 'POST',
+      headers: { ...modernRequest('tools/list').headers, ...viewer, 'MCP-Protocol-Version': `Bearer ${marker}` },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+      }),
+    });
+    expect(legacy.status).toBe(400);
+    expect(await legacy.text()).not.toContain(marker);
+    const envelope = await send(
+      modernRequest(
+        'tools/list',
+        { _meta: { 'io.modelcontextprotocol/protocolVersion': `v ${marker}` } },
+        { headers: { 'MCP-Protocol-Version': `v ${marker}` } },
+      ),
+      viewer,
+    );
+    expect(envelope.status).toBe(400);
+    expect(await envelope.text()).not.toContain(marker);
+  });
+
   it('lets any principal with an MCP permission discover the server, and no other', async () => {
     const discover = await send(modernRequest('server/discover'), viewer);
     expect(discover.status).toBe(200);
