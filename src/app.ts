@@ -148,6 +148,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     maxListenStreams: config.mcp.maxListenStreams,
     maxListenStreamsPerPrincipal: config.mcp.maxListenStreamsPerPrincipal,
     jsonResponse: config.mcp.jsonResponse,
+    ...(toolset.bus ? { bus: toolset.bus } : {}),
     logger,
     hooks: sessionHooks(audit, metrics, config.mcp.path),
   });

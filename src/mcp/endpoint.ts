@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import { createMcpHandler, isInitializeRequest, type AuthInfo, type McpServer } from '@modelcontextprotocol/server';
+import { createMcpHandler, isInitializeRequest, type AuthInfo, type McpServer, type ServerEventBus } from '@modelcontextprotocol/server';
 import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node';
 import { principalOf } from '../core/principal.js';
 import { ErrorCode } from '../errors/codes.js';
@@ -51,6 +51,8 @@ export interface McpEndpointOptions {
   maxListenStreams?: number;
   /** Most open `subscriptions/listen` streams of one principal. Default 4. */
   maxListenStreamsPerPrincipal?: number;
+  /** The change events `subscriptions/listen` streams carry (see `Toolset.bus`). Default: an in-process bus nothing publishes on. */
+  bus?: ServerEventBus;
   hooks?: SessionHooks;
   logger?: Logger;
 }
@@ -110,6 +112,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     maxSessionsPerPrincipal = 10,
     maxListenStreams = 1000,
     maxListenStreamsPerPrincipal = 4,
+    bus,
     hooks = {},
     logger,
   } = options;
@@ -123,6 +126,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     responseMode: jsonResponse ? 'json' : 'auto',
     // The endpoint's own caps apply first; the SDK's is a backstop.
     maxSubscriptions: maxListenStreams + 1,
+    ...(bus ? { bus } : {}),
     onerror: (error) => logger?.debug('MCP request refused or failed', { error: describeError(error) }),
   });
   const serveModern = toNodeHandler(modern);

@@ -7,6 +7,7 @@ import {
   type JsonSchemaType,
   type McpServer,
   type ServerContext,
+  type ServerEventBus,
   type StandardSchemaWithJSON,
   type ToolAnnotations,
 } from '@modelcontextprotocol/server';
@@ -141,6 +142,12 @@ export interface Toolset {
   policy: ToolsetPolicy;
   /** Tool definitions, for the start-up checks (routing-header declarations). */
   tools: readonly ToolDefinition[];
+  /**
+   * Where a toolset whose lists change at run time publishes the changes;
+   * the endpoint's `subscriptions/listen` streams subscribe to it. Default:
+   * none (the lists never change).
+   */
+  bus?: ServerEventBus;
   /** Registers on `server` what the principal of `context.authInfo` may use. */
   install(server: McpServer, context: InstallContext): void;
 }
