@@ -30,7 +30,7 @@ describe('the conformance toolset', () => {
     try {
       const tools = (await client.listTools()).tools.map((tool) => tool.name);
       expect(tools).toEqual(expect.arrayContaining(['test_simple_text', 'test_sampling', 'test_elicitation_sep1330_enums']));
-      expect((await client.listPrompts()).prompts).toHaveLength(4);
+      expect((await client.listPrompts()).prompts).toHaveLength(5);
       expect((await client.listResources()).resources.map((resource) => resource.uri)).toContain('test://watched-resource');
       const read = await client.readResource({ uri: 'test://template/42/data' });
       expect(JSON.parse((read.contents[0] as { text: string }).text)).toEqual({ id: '42', templateTest: true, data: 'Data for ID: 42' });
