@@ -86,6 +86,12 @@ interface Entry {
 const ANONYMOUS = 'anonymous';
 /** Seconds a client refused for holding too many sessions or streams should wait. */
 const CAP_RETRY_AFTER = 30;
+/**
+ * The SSE `retry` a 2025 session's streams announce in their priming event
+ * (SEP-1699): how long a client waits before resuming a stream the server
+ * closed (polling) or lost, with `Last-Event-ID`. The SDK client's own default.
+ */
+const SSE_RETRY_MS = 1000;
 
 function ownerOf(auth: AuthInfo | undefined): { principalId: string; tenant: string | undefined } {
   const principal = principalOf(auth);
@@ -197,6 +203,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       sessionIdGenerator: () => randomBytes(32).toString('base64url'),
       enableJsonResponse: jsonResponse,
       eventStore: createSessionEventStore(),
+      retryInterval: SSE_RETRY_MS,
       onsessioninitialized: async (sessionId) => {
         entry = { id: sessionId, transport, server, ...owner, createdAt: Date.now(), lastSeen: Date.now(), inflight: 0 };
         sessions.set(sessionId, entry);
