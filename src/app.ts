@@ -17,7 +17,7 @@ import { paramHeadersOf, type ParamHeader } from './mcp/era.js';
 import { createTenantKv } from './mcp/kv-store.js';
 import { createReferenceToolset } from './mcp/reference-toolset.js';
 import { createServerFactory } from './mcp/server.js';
-import { objectSchemaOf, type Toolset, type ToolsetPolicy } from './mcp/toolset.js';
+import { inputJsonSchemaOf, type Toolset, type ToolsetPolicy } from './mcp/toolset.js';
 import { createGuardMetrics, type GuardMetrics } from './metrics/guard-metrics.js';
 import { createLimiterStore } from './middleware/rate-limit/store-adapter.js';
 import { createNotFound } from './middleware/error-handler.js';
@@ -28,7 +28,6 @@ import { createSessionTokenRoute } from './routes/session-token.js';
 import { createSecurityStack, type SecurityStack } from './stack.js';
 import { createSessionTokenStore } from './stores/session-tokens.js';
 import type { StateStore } from './stores/types.js';
-import { z } from 'zod';
 
 /** Things the app uses that a caller may provide (tests, embedding). */
 export interface AppDependencies {
@@ -89,8 +88,7 @@ export function effectivePolicy(policy: ToolsetPolicy, rbac: RbacPolicy): Toolse
 function paramHeadersOfToolset(toolset: Toolset): Record<string, ParamHeader[]> {
   const declared: Record<string, ParamHeader[]> = {};
   for (const tool of toolset.tools) {
-    if (!tool.inputSchema) continue;
-    const headers = paramHeadersOf(z.toJSONSchema(objectSchemaOf(tool.inputSchema), { unrepresentable: 'any' }));
+    const headers = paramHeadersOf(inputJsonSchemaOf(tool));
     if (headers.length) declared[tool.name] = headers;
   }
   return declared;
@@ -150,6 +148,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     maxListenStreams: config.mcp.maxListenStreams,
     maxListenStreamsPerPrincipal: config.mcp.maxListenStreamsPerPrincipal,
     jsonResponse: config.mcp.jsonResponse,
+    ...(toolset.bus ? { bus: toolset.bus } : {}),
     logger,
     hooks: sessionHooks(audit, metrics, config.mcp.path),
   });

@@ -1,12 +1,20 @@
-import { completable, ResourceTemplate, type McpServer } from '@modelcontextprotocol/server';
+import { completable, InMemoryServerEventBus, ResourceTemplate, type McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { hasPermission, Permission } from '../core/permissions.js';
+import { diagnosticTools } from './conformance-diagnostic-tools.js';
+import { inputRequiredTools, renderInputRequiredPrompt } from './conformance-input-required.js';
 import { conformanceTools } from './conformance-tools.js';
 import { RED_PIXEL_PNG } from './conformance-media.js';
-import { installTools, type InstallContext, type Toolset } from './toolset.js';
+import { installTools, type HandlerContext, type InstallContext, type Toolset } from './toolset.js';
 import { toolPermissionsOf } from './reference-toolset.js';
 
-const PROMPTS = ['test_simple_prompt', 'test_prompt_with_arguments', 'test_prompt_with_embedded_resource', 'test_prompt_with_image'];
+const PROMPTS = [
+  'test_simple_prompt',
+  'test_prompt_with_arguments',
+  'test_prompt_with_embedded_resource',
+  'test_prompt_with_image',
+  'test_input_required_result_prompt',
+];
 const RESOURCES = ['test://static-text', 'test://static-binary', 'test://template/{id}/data', 'test://watched-resource'];
 
 // Argument shapes built once: the SDK keeps them per registration, and every session registers them.
@@ -63,6 +71,11 @@ function installPromptsAndResources(server: McpServer, context: InstallContext):
         { role: 'user', content: { type: 'text', text: 'Please analyze the image above.' } },
       ],
     }));
+  if (may('prompts', 'test_input_required_result_prompt'))
+    // Registered without arguments, the prompt's callback gets the request context alone.
+    server.registerPrompt('test_input_required_result_prompt', { description: 'A prompt that asks for a context before it renders' }, ((
+      ctx: HandlerContext,
+    ) => renderInputRequiredPrompt(ctx.mcpReq.inputResponses)) as never);
 
   if (may('resources', 'test://static-text'))
     server.registerResource(
@@ -117,12 +130,16 @@ function installPromptsAndResources(server: McpServer, context: InstallContext):
 
 /**
  * The toolset the MCP conformance suite's server scenarios expect
- * (`MCP_TOOLSET=conformance`): the `test_*` tools (`tools:call`), prompts
+ * (`MCP_TOOLSET=conformance`), for both protocol eras: the `test_*` tools
+ * (`tools:call`; the list-change triggers `sessions:manage`), prompts
  * (`prompts:get`) and resources (`resources:read`), declared in the policy
  * like any other so authorization, audit and limits apply to the suite too.
+ * Its event bus carries the triggers' list changes to `subscriptions/listen`
+ * streams.
  */
 export function createConformanceToolset(): Toolset {
-  const tools = conformanceTools();
+  const bus = new InMemoryServerEventBus();
+  const tools = [...conformanceTools(), ...inputRequiredTools(), ...diagnosticTools(bus)];
   const policy = {
     tools: toolPermissionsOf(tools),
     prompts: Object.fromEntries(PROMPTS.map((name) => [name, Permission.PromptsGet])),
@@ -132,6 +149,7 @@ export function createConformanceToolset(): Toolset {
     name: 'conformance',
     policy,
     tools,
+    bus,
     install(server, context) {
       installTools(server, tools, context);
       installPromptsAndResources(server, context);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import { createMcpHandler, isInitializeRequest, type AuthInfo, type McpServer } from '@modelcontextprotocol/server';
+import { createMcpHandler, isInitializeRequest, type AuthInfo, type McpServer, type ServerEventBus } from '@modelcontextprotocol/server';
 import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node';
 import { principalOf } from '../core/principal.js';
 import { ErrorCode } from '../errors/codes.js';
@@ -51,6 +51,8 @@ export interface McpEndpointOptions {
   maxListenStreams?: number;
   /** Most open `subscriptions/listen` streams of one principal. Default 4. */
   maxListenStreamsPerPrincipal?: number;
+  /** The change events `subscriptions/listen` streams carry (see `Toolset.bus`). Default: an in-process bus nothing publishes on. */
+  bus?: ServerEventBus;
   hooks?: SessionHooks;
   logger?: Logger;
 }
@@ -84,6 +86,12 @@ interface Entry {
 const ANONYMOUS = 'anonymous';
 /** Seconds a client refused for holding too many sessions or streams should wait. */
 const CAP_RETRY_AFTER = 30;
+/**
+ * The SSE `retry` a 2025 session's streams announce in their priming event
+ * (SEP-1699): how long a client waits before resuming a stream the server
+ * closed (polling) or lost, with `Last-Event-ID`. The SDK client's own default.
+ */
+const SSE_RETRY_MS = 1000;
 
 function ownerOf(auth: AuthInfo | undefined): { principalId: string; tenant: string | undefined } {
   const principal = principalOf(auth);
@@ -110,6 +118,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     maxSessionsPerPrincipal = 10,
     maxListenStreams = 1000,
     maxListenStreamsPerPrincipal = 4,
+    bus,
     hooks = {},
     logger,
   } = options;
@@ -123,6 +132,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     responseMode: jsonResponse ? 'json' : 'auto',
     // The endpoint's own caps apply first; the SDK's is a backstop.
     maxSubscriptions: maxListenStreams + 1,
+    ...(bus ? { bus } : {}),
     onerror: (error) => logger?.debug('MCP request refused or failed', { error: describeError(error) }),
   });
   const serveModern = toNodeHandler(modern);
@@ -193,6 +203,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       sessionIdGenerator: () => randomBytes(32).toString('base64url'),
       enableJsonResponse: jsonResponse,
       eventStore: createSessionEventStore(),
+      retryInterval: SSE_RETRY_MS,
       onsessioninitialized: async (sessionId) => {
         entry = { id: sessionId, transport, server, ...owner, createdAt: Date.now(), lastSeen: Date.now(), inflight: 0 };
         sessions.set(sessionId, entry);

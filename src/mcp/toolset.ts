@@ -1,11 +1,15 @@
 import { createHash } from 'node:crypto';
-import type {
-  AuthInfo,
-  CallToolResult,
-  InputRequiredResult,
-  McpServer,
-  ServerContext,
-  ToolAnnotations,
+import {
+  fromJsonSchema,
+  type AuthInfo,
+  type CallToolResult,
+  type InputRequiredResult,
+  type JsonSchemaType,
+  type McpServer,
+  type ServerContext,
+  type ServerEventBus,
+  type StandardSchemaWithJSON,
+  type ToolAnnotations,
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { hasPermission } from '../core/permissions.js';
@@ -56,6 +60,12 @@ export interface ToolDefinition {
   /** Permission required to see and call the tool. */
   permission: string;
   inputSchema?: z.ZodRawShape;
+  /**
+   * The arguments as a JSON Schema object instead of `inputSchema`, for what
+   * zod cannot express (`$defs`, `if`/`then`/`else`): advertised as written
+   * and validated by the SDK against it before the tool runs.
+   */
+  jsonInputSchema?: JsonSchemaType;
   annotations?: ToolAnnotations;
   run(args: Record<string, unknown>, context: ToolContext): Promise<ToolResult> | ToolResult;
 }
@@ -132,6 +142,12 @@ export interface Toolset {
   policy: ToolsetPolicy;
   /** Tool definitions, for the start-up checks (routing-header declarations). */
   tools: readonly ToolDefinition[];
+  /**
+   * Where a toolset whose lists change at run time publishes the changes;
+   * the endpoint's `subscriptions/listen` streams subscribe to it. Default:
+   * none (the lists never change).
+   */
+  bus?: ServerEventBus;
   /** Registers on `server` what the principal of `context.authInfo` may use. */
   install(server: McpServer, context: InstallContext): void;
 }
@@ -163,6 +179,22 @@ export function objectSchemaOf(shape: z.ZodRawShape): z.ZodObject {
     objectSchemas.set(shape, schema);
   }
   return schema;
+}
+
+const jsonSchemas = new WeakMap<JsonSchemaType, StandardSchemaWithJSON<unknown, unknown>>();
+function jsonSchemaOf(schema: JsonSchemaType): StandardSchemaWithJSON<unknown, unknown> {
+  let wrapped = jsonSchemas.get(schema);
+  if (!wrapped) {
+    wrapped = fromJsonSchema(schema);
+    jsonSchemas.set(schema, wrapped);
+  }
+  return wrapped;
+}
+
+/** A tool's input schema as JSON Schema (what `tools/list` advertises), for start-up checks; undefined without one. */
+export function inputJsonSchemaOf(tool: ToolDefinition): unknown {
+  if (tool.jsonInputSchema) return tool.jsonInputSchema;
+  return tool.inputSchema ? z.toJSONSchema(objectSchemaOf(tool.inputSchema), { unrepresentable: 'any' }) : undefined;
 }
 
 /** The data partition of a principal (see {@link ToolContext.partition}). */
@@ -198,16 +230,18 @@ export function installTools(server: McpServer, tools: readonly ToolDefinition[]
   for (const tool of tools) {
     const permission = context.policy.tools[tool.name] ?? tool.permission;
     if (!hasPermission(granted, permission)) continue;
+    const hasArgs = tool.inputSchema !== undefined || tool.jsonInputSchema !== undefined;
     const config = {
       description: tool.description,
       ...(tool.title ? { title: tool.title } : {}),
       ...(tool.inputSchema ? { inputSchema: objectSchemaOf(tool.inputSchema) } : {}),
+      ...(tool.jsonInputSchema ? { inputSchema: jsonSchemaOf(tool.jsonInputSchema) } : {}),
       ...(tool.annotations ? { annotations: tool.annotations } : {}),
     };
     const handler = async (...params: unknown[]) => {
       // The SDK passes (args, ctx) when the tool has an input schema, (ctx) otherwise.
       const ctx = params[params.length - 1] as HandlerContext;
-      const args = (tool.inputSchema ? params[0] : {}) as Record<string, unknown>;
+      const args = (hasArgs ? params[0] : {}) as Record<string, unknown>;
       const principal = principalOf(ctx.http?.authInfo);
       const started = process.hrtime.bigint();
       let result: ToolResult;

@@ -34,14 +34,16 @@ export interface AuthorizeOptions {
 /**
  * What one MCP message needs: nothing, every permission of a list, any one of
  * a list, or a refusal (`undeclared` for something the policy does not name,
- * `not_found` for a method the protocol revision does not have).
+ * `not_found` for a method the protocol revision does not have,
+ * `unknown_resource` for a read of a URI no declared resource or template matches).
  */
 export type Requirement =
   | { kind: 'none' }
   | { kind: 'all'; permissions: string[]; tool?: string }
   | { kind: 'any'; permissions: string[] }
   | { kind: 'undeclared'; tool?: string }
-  | { kind: 'not_found' };
+  | { kind: 'not_found' }
+  | { kind: 'unknown_resource'; uri: string };
 
 /**
  * The permissions of which a principal needs one to open an MCP connection
@@ -211,7 +213,12 @@ export function requirementOf(message: unknown, policy: AuthorizationPolicy, era
   }
   if (method === 'prompts/get') return all(typeof params?.name === 'string' ? policy.prompts.get(params.name) : undefined);
   if (method === 'resources/read' || (era === 'legacy' && LEGACY_RESOURCE_METHODS.has(method))) {
-    return all(resourcePermission(params?.uri, policy));
+    const permission = resourcePermission(params?.uri, policy);
+    // Nothing the policy declares can be read, so to the client such a URI does not exist.
+    if (permission === undefined && method === 'resources/read' && typeof params?.uri === 'string' && params.uri.length <= 2048) {
+      return { kind: 'unknown_resource', uri: params.uri };
+    }
+    return all(permission);
   }
   if (method === 'completion/complete') {
     const ref = params?.ref;
@@ -238,6 +245,9 @@ export function refusalOf(requirement: Requirement, granted: readonly string[]):
       return new GuardError(ErrorCode.MethodNotFound, 'Method not found');
     case 'undeclared':
       return new GuardError(ErrorCode.Forbidden, 'This request is not allowed');
+    case 'unknown_resource':
+      // The protocol's answer for a resource that does not exist (-32602 with the URI), in both eras.
+      return new GuardError(ErrorCode.InvalidParams, 'Resource not found', { data: { uri: requirement.uri } });
     case 'any':
       return requirement.permissions.some((permission) => hasPermission(granted, permission))
         ? undefined

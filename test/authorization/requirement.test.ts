@@ -27,7 +27,8 @@ describe('the permission a JSON-RPC message needs', () => {
       permissions: ['reports:read'],
     });
     expect(requirementOf({ method: 'resources/read', params: { uri: 'test://template/4/2/data' } }, policy)).toEqual({
-      kind: 'undeclared',
+      kind: 'unknown_resource',
+      uri: 'test://template/4/2/data',
     });
     expect(requirementOf({ method: 'resources/subscribe', params: { uri: 'file:///etc/passwd' } }, policy)).toEqual({ kind: 'undeclared' });
   });
@@ -88,6 +89,8 @@ describe('the permission a JSON-RPC message needs', () => {
     expect(refusalOf({ kind: 'any', permissions: ['a', 'b'] }, ['c'])?.status).toBe(403);
     expect(refusalOf({ kind: 'not_found' }, ['*'])?.status).toBe(404);
     expect(refusalOf({ kind: 'undeclared' }, ['*'])?.status).toBe(403);
+    const notFound = refusalOf({ kind: 'unknown_resource', uri: 'test://nope' }, ['*']);
+    expect([notFound?.status, notFound?.message, notFound?.details.data]).toEqual([400, 'Resource not found', { uri: 'test://nope' }]);
   });
 
   it('escapes regular-expression characters of a template', () => {
