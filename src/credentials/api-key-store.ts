@@ -29,6 +29,8 @@ export interface ApiKeyStoreOptions {
   onError?: (error: unknown) => void;
   /** How often last-used times are written back to the file, in ms; 0 = never. Default 60,000. */
   usageFlushMs?: number;
+  /** Called when last-used times could not be written back (the keys keep working). */
+  onFlushError?: (error: unknown) => void;
 }
 
 /** The API keys a server accepts, loaded from the key-store file and kept current. */
@@ -122,21 +124,23 @@ export function openApiKeyStore(options: ApiKeyStoreOptions): ApiKeyStore {
     watcher.on('error', (error) => onError?.(error));
   }
 
-  const flush = (): void => {
+  // Under the store's lock and on the file as it is now: a key revoked or created meanwhile by
+  // `mcp-guard keys` is kept, only the last-used times change.
+  const flush = async (): Promise<void> => {
     if (used.size === 0) return;
     const batch = new Map(used);
     used.clear();
     try {
-      updateKeyStoreFile(path, (data) => ({
+      await updateKeyStoreFile(path, (data) => ({
         data: { ...data, keys: data.keys.map((key) => (batch.has(key.id) ? { ...key, lastUsedAt: batch.get(key.id)! } : key)) },
         result: undefined,
       }));
     } catch (error) {
-      onError?.(error);
+      options.onFlushError?.(error);
     }
   };
   const flushMs = options.usageFlushMs ?? 60_000;
-  const timer = flushMs > 0 ? setInterval(flush, flushMs) : undefined;
+  const timer = flushMs > 0 ? setInterval(() => void flush(), flushMs) : undefined;
   timer?.unref();
 
   return {
@@ -150,7 +154,7 @@ export function openApiKeyStore(options: ApiKeyStoreOptions): ApiKeyStore {
       clearTimeout(debounce);
       clearInterval(timer);
       watcher?.close();
-      flush();
+      await flush();
     },
   };
 }

@@ -69,6 +69,7 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
         metrics.credentialEvents.inc({ event: 'keys.reloaded', outcome: 'failure' });
         logger.error('API key store unreadable; refusing every key until it is fixed', { error: describeError(error) });
       },
+      onFlushError: (error) => logger.warn('API key last-used times not written back', { error: describeError(error) }),
     });
     verifiers.push(createApiKeyStoreVerifier({ keys, revocations, resolveRole }));
   }

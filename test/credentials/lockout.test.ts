@@ -49,7 +49,7 @@ describe('a server with a lockout', () => {
   beforeAll(async () => {
     dir = tempDir();
     const path = join(dir.dir, 'keys.json');
-    key = createStoreKey(path);
+    key = await createStoreKey(path);
     server = await startTestServer({
       MCP_KEY_STORE: path,
       MCP_JWT_SECRET: JWT_SECRET,

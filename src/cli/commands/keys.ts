@@ -115,7 +115,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     const cidrs = list(values.cidr);
     compileCidrs(cidrs);
     const ttlMs = durationOption(values.ttl, 'ttl');
-    const { key, record } = updateKeyStoreFile(path, (data) =>
+    const { key, record } = await updateKeyStoreFile(path, (data) =>
       addKey(data, {
         name: values.name!,
         role: values.role!,
@@ -140,7 +140,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
   const id = positionals[0];
   if (!id) throw new Error(`${action} needs the key id (see keys list)`);
   if (action === 'revoke') {
-    const record = updateKeyStoreFile(path, (data) => revokeKey(data, id));
+    const record = await updateKeyStoreFile(path, (data) => revokeKey(data, id));
     const ttlMs = record.expiresAt ? Date.parse(record.expiresAt) - Date.now() : MAX_REVOCATION_TTL_MS;
     const shared = await broadcastRevocation(io, id, ttlMs);
     await recordAudit(io, {
@@ -154,7 +154,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const overlapMs = durationOption(values.overlap, 'overlap') ?? 24 * 3_600_000;
-  const { key, record, old } = updateKeyStoreFile(path, (data) => rotateKey(data, id, overlapMs));
+  const { key, record, old } = await updateKeyStoreFile(path, (data) => rotateKey(data, id, overlapMs));
   await recordAudit(io, {
     type: 'key.rotated',
     action: 'keys rotate',
