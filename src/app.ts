@@ -28,6 +28,7 @@ import { createReadyRoute, type ReadinessCheck } from './routes/ready.js';
 import { createSessionTokenRoute } from './routes/session-token.js';
 import { createSecurityStack, type SecurityStack } from './stack.js';
 import { createMemoryStore } from './stores/memory.js';
+import { createStoreProbe } from './stores/probe.js';
 import { createRedisStore } from './stores/redis.js';
 import { createResilientStore } from './stores/resilient.js';
 import { createLimiterStore } from './middleware/rate-limit/store-adapter.js';
@@ -183,6 +184,8 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
           },
         });
 
+  // A hung Redis keeps its connection open: readiness pings it with a deadline instead of trusting the socket.
+  const storeAnswers = createStoreProbe(store);
   let phase: 'starting' | 'ready' | 'stopping' = 'starting';
   const streams = new Set<() => void>();
   const track = (close: () => void) => {
@@ -331,12 +334,12 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     '/ready',
     createReadyRoute({
       phase: () => phase,
-      checks: () => {
+      checks: async () => {
         const checks: Record<string, ReadinessCheck> = {
           audit: audit.healthy() ? { status: 'ok' } : { status: 'down', detail: 'audit log not writable' },
-          store: store.healthy()
+          store: (await storeAnswers())
             ? { status: 'ok', detail: store.kind }
-            : { status: 'degraded', detail: `${store.kind} unreachable: rate limits local, credential checks refused` },
+            : { status: 'degraded', detail: `${store.kind} not answering: rate limits local, credential checks refused` },
         };
         return checks;
       },

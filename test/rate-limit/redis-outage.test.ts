@@ -115,3 +115,49 @@ describe('a Redis that is down at start-up', () => {
     }
   }, 30_000);
 });
+
+describe('a hung Redis (stopped with SIGSTOP, connection open)', () => {
+  let redis: OwnRedis;
+  let server: TestServer;
+  beforeAll(async () => {
+    redis = await startOwnRedis();
+    server = await startTestServer({
+      REDIS_URL: redis.url,
+      MCP_REDIS_PREFIX: uniquePrefix('hung'),
+      MCP_SESSION_MODE: 'stateless',
+    });
+  });
+  afterAll(async () => {
+    redis.resume();
+    await server.stop();
+    await redis.stop();
+  });
+
+  it('is reported by /ready within the probe deadline, and requests stop waiting for it', async () => {
+    expect(await post(server, 1)).toBe(200);
+    redis.pause();
+    // The probe result is cached for a second: wait for the first probe after the pause.
+    let probed = await ready(server);
+    const deadline = Date.now() + 5000;
+    while (probed.body.checks.store!.status === 'ok' && Date.now() < deadline) probed = await ready(server);
+    expect(probed.status).toBe(200);
+    expect(probed.body.checks.store!.status).toBe('degraded');
+    const started = performance.now();
+    const readyAgain = await ready(server);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(readyAgain.body.checks.store!.status).toBe('degraded');
+
+    // Requests no longer wait 500 ms per Redis command: limits count locally at once.
+    const timings: number[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const begin = performance.now();
+      expect(await post(server, 10 + i)).toBe(200);
+      timings.push(performance.now() - begin);
+    }
+    expect(Math.max(...timings)).toBeLessThan(400);
+
+    redis.resume();
+    await until(async () => (await ready(server)).body.checks.store!.status === 'ok');
+    expect(await post(server, 20)).toBe(200);
+  }, 30_000);
+});
