@@ -78,7 +78,9 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
     const validate = createJwtValidator({
       ...(jwt.secret ? { secret: jwt.secret } : {}),
       ...(jwt.publicKeyFile ? { publicKey: readFileSync(jwt.publicKeyFile, 'utf8') } : {}),
-      ...(jwt.jwksUri ? { jwks: createJwksCache({ uri: jwt.jwksUri, minRefetchIntervalMs: jwt.jwksRefetchMs }) } : {}),
+      ...(jwt.jwksUri
+        ? { jwks: createJwksCache({ uri: jwt.jwksUri, minRefetchIntervalMs: jwt.jwksRefetchMs, maxAgeMs: jwt.jwksMaxAgeMs }) }
+        : {}),
       ...(jwt.issuer ? { issuer: jwt.issuer } : {}),
       ...(jwt.audience.length ? { audience: jwt.audience } : {}),
       clockSkewSec: jwt.clockSkewSec,
