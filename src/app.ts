@@ -140,7 +140,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     throw new ConfigError(unknownLimits.map((name) => `MCP_RATE_LIMIT_FILE: tools.${name}: the tool does not exist`));
   }
   const logger = deps.logger ?? createSilentLogger();
-  const metrics = deps.metrics ?? createGuardMetrics();
+  const metrics = deps.metrics ?? createGuardMetrics({ tools: Object.keys(policy.tools) });
   const store =
     deps.store ?? (config.redis.url ? await createRedisStore({ url: config.redis.url, prefix: config.redis.prefix }) : createMemoryStore());
   const audit =
@@ -264,10 +264,15 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     },
   });
 
-  // A dead credential takes its MCP sessions with it, in every replica sharing the store.
-  const unsubscribe = await store.subscribe(REVOKED_CHANNEL, (principalId) => {
+  const streamGauge = (kind: string) => (delta: 1 | -1) => metrics.openStreams.inc({ kind }, delta);
+  const liveMetrics = createLiveMetricsRoute({ registry: metrics.registry, track, onStreamChange: streamGauge('live_metrics') });
+  // A dead credential takes its MCP sessions and live streams with it: in every replica sharing the
+  // store (broadcast), and in this process even without Redis (the key store's own reload).
+  const endPrincipal = (principalId: string): void => {
     void endpoint.closeSessionsOf(principalId);
-  });
+    liveMetrics.closeStreamsOf(principalId);
+  };
+  const unsubscribe = await store.subscribe(REVOKED_CHANNEL, endPrincipal);
 
   const credentials = await createCredentials(config.credentials, {
     store,
@@ -280,6 +285,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     resolveRole: (role) => (Object.hasOwn(config.rbac.roles, role) ? config.rbac.roles[role] : undefined),
     publicUrl: config.server.publicUrl,
     mcpPath: config.mcp.path,
+    onPrincipalRevoked: endPrincipal,
   }).catch(async (error: unknown) => {
     // Start-up failed (an unsafe key store, a bad key): release what was opened, then report.
     unsubscribe();
@@ -348,7 +354,6 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
 
   credentials.mount(app, stack.preAuthLimits);
 
-  const streamGauge = (kind: string) => (delta: 1 | -1) => metrics.openStreams.inc({ kind }, delta);
   if (sessionTokens) {
     app.get(
       '/session',
@@ -371,13 +376,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
 
   const metricsGate = config.auth.metricsPublic ? [] : [stack.authenticate, stack.requirePermission(Permission.MetricsRead)];
   app.get('/metrics', ...stack.preAuthLimits, ...metricsGate, createMetricsRoute(metrics.registry));
-  app.get(
-    '/metrics/live',
-    ...stack.preAuthLimits,
-    stack.authenticate,
-    stack.requirePermission(Permission.MetricsRead),
-    createLiveMetricsRoute({ registry: metrics.registry, track, onStreamChange: streamGauge('live_metrics') }),
-  );
+  app.get('/metrics/live', ...stack.preAuthLimits, stack.authenticate, stack.requirePermission(Permission.MetricsRead), liveMetrics);
 
   const mcpPath = config.mcp.path;
   app.all(

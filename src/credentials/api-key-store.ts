@@ -25,6 +25,8 @@ export interface ApiKeyStoreOptions {
   watch?: boolean;
   /** Called after each successful reload with the number of keys. */
   onReload?: (count: number) => void;
+  /** Called after a reload with the ids of keys that were active before it and are not now (revoked, expired, removed). */
+  onKeysEnded?: (ids: string[]) => void;
   /** Called when a reload fails; every key is refused until the file is valid again. */
   onError?: (error: unknown) => void;
   /** How often last-used times are written back to the file, in ms; 0 = never. Default 60,000. */
@@ -97,8 +99,18 @@ export function openApiKeyStore(options: ApiKeyStoreOptions): ApiKeyStore {
 
   const reload = (): void => {
     try {
+      const before = keys;
       keys = load(path);
       onReload?.(keys.size);
+      const now = Date.now();
+      const ended = [...before.values()]
+        .filter((old) => keyStatus(old.record, now) === 'active')
+        .map((old) => old.record.id)
+        .filter((id) => {
+          const current = keys.get(id);
+          return !current || keyStatus(current.record, now) !== 'active';
+        });
+      if (ended.length) options.onKeysEnded?.(ended);
     } catch (error) {
       keys = new Map();
       onError?.(error);

@@ -33,6 +33,11 @@ export interface CredentialsDependencies {
   resolveRole: RoleResolver;
   publicUrl: string | undefined;
   mcpPath: string;
+  /**
+   * Called in this process for each principal whose key ended (revoked, expired or removed) when the
+   * key store is re-read: `key:<id>` and `jwt:key:<id>` (its access tokens). Needs no Redis.
+   */
+  onPrincipalRevoked?: (principalId: string) => void;
 }
 
 /** The credential parts of the standalone app, built from the configuration. */
@@ -68,6 +73,9 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
       onError: (error) => {
         metrics.credentialEvents.inc({ event: 'keys.reloaded', outcome: 'failure' });
         logger.error('API key store unreadable; refusing every key until it is fixed', { error: describeError(error) });
+      },
+      onKeysEnded: (ids) => {
+        for (const id of ids) for (const principalId of [`key:${id}`, `jwt:key:${id}`]) deps.onPrincipalRevoked?.(principalId);
       },
       onFlushError: (error) => logger.warn('API key last-used times not written back', { error: describeError(error) }),
     });
