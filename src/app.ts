@@ -276,9 +276,6 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
 
   const credentials = await createCredentials(config.credentials, {
     store,
-    // A lockout throttles; it never grants access: with Redis down it counts locally like the limits.
-    lockoutStore:
-      store.kind === 'memory' ? localCounters : createResilientStore({ primary: store, fallback: localCounters, degradeAll: true }),
     audit,
     metrics,
     logger,

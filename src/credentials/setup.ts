@@ -11,6 +11,7 @@ import { createJwtVerifier } from '../middleware/auth/jwt.js';
 import type { Credential, CredentialVerifier, RoleResolver } from '../middleware/auth/verifier.js';
 import { createOAuthTokenRoute } from '../routes/oauth-token.js';
 import { createProtectedResourceMetadata } from '../routes/protected-resource-metadata.js';
+import { createMemoryStore } from '../stores/memory.js';
 import type { StateStore } from '../stores/types.js';
 import { parseApiKey } from './api-key-format.js';
 import { openApiKeyStore, type ApiKeyStore } from './api-key-store.js';
@@ -25,8 +26,6 @@ import { createTokenService } from './token-service.js';
 /** What {@link createCredentials} needs from the app. */
 export interface CredentialsDependencies {
   store: StateStore;
-  /** Store of lockout counters and locks. Default `store`. */
-  lockoutStore?: StateStore;
   audit: AuditLogger;
   metrics: GuardMetrics;
   logger: Logger;
@@ -103,15 +102,23 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
     };
     verifiers.push(createJwtVerifier({ validate, resolveRole, isRevoked }));
   }
-  const lockout =
+  // The lockout counts on the shared store (Redis) with a local fallback, or on a memory store of its
+  // own: never on the rate-limit counters, whose flood of per-address entries would evict its state.
+  const lockoutStores =
     config.lockout.maxAttempts > 0
-      ? createLockout({
-          store: deps.lockoutStore ?? store,
-          maxAttempts: config.lockout.maxAttempts,
-          windowMs: config.lockout.windowMs,
-          lockoutMs: config.lockout.lockoutMs,
-        })
+      ? store.kind === 'memory'
+        ? { store: createMemoryStore(), own: true }
+        : { store, fallback: createMemoryStore(), own: false }
       : undefined;
+  const lockout = lockoutStores
+    ? createLockout({
+        store: lockoutStores.store,
+        ...(lockoutStores.fallback ? { fallback: lockoutStores.fallback } : {}),
+        maxAttempts: config.lockout.maxAttempts,
+        windowMs: config.lockout.windowMs,
+        lockoutMs: config.lockout.lockoutMs,
+      })
+    : undefined;
   const discovery = createProtectedResourceMetadata({
     ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}),
     resourcePath: deps.mcpPath,
@@ -149,6 +156,10 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
     },
     async close() {
       await keys?.close();
+      await Promise.allSettled([
+        lockoutStores?.fallback?.shutdown(),
+        lockoutStores?.own ? lockoutStores.store.shutdown() : undefined,
+      ]);
     },
   };
 }

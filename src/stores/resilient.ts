@@ -8,7 +8,7 @@ export interface ResilientStoreOptions {
   fallback: StateStore;
   /**
    * Also move reads and writes (`get`, `set`, `setIfAbsent`, `delete`) to the fallback while the
-   * primary is down. For state that only throttles (lockout counters and locks), never for state
+   * primary is down. For state that only throttles, never for state
    * that grants or denies access (revocations, session tokens). Default false.
    */
   degradeAll?: boolean;
