@@ -156,10 +156,7 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
     },
     async close() {
       await keys?.close();
-      await Promise.allSettled([
-        lockoutStores?.fallback?.shutdown(),
-        lockoutStores?.own ? lockoutStores.store.shutdown() : undefined,
-      ]);
+      await Promise.allSettled([lockoutStores?.fallback?.shutdown(), lockoutStores?.own ? lockoutStores.store.shutdown() : undefined]);
     },
   };
 }
