@@ -71,9 +71,12 @@ export function createGuardMetrics(options: GuardMetricsOptions = {}): GuardMetr
   const httpMethod = oneOf(['GET', 'POST', 'DELETE', 'OPTIONS', 'HEAD', 'PUT', 'PATCH']);
   const status: LabelBound = (value) => (/^[1-5]\d\d$/.test(value) ? value : 'other');
   // The wrappers keep prom-client's types: every call site stays as it is.
-  const b = <M extends object>(metric: M, labelNames: readonly string[], bounds: Record<string, LabelBound> = {}): M =>
-    boundLabels(metric, labelNames, bounds);
-  return {
+  const bounded = new Set<object>();
+  const b = <M extends object>(metric: M, labelNames: readonly string[], bounds: Record<string, LabelBound> = {}): M => {
+    bounded.add(metric);
+    return boundLabels(metric, labelNames, bounds);
+  };
+  const metrics: GuardMetrics = {
     registry,
     httpRequests: b(
       new client.Counter({
@@ -249,4 +252,13 @@ export function createGuardMetrics(options: GuardMetricsOptions = {}): GuardMetr
       { subject: oneOf(['ip', 'key']) },
     ),
   };
+  // A metric added here without `b(...)` still gets bounded labels (each capped at 64 values).
+  for (const metric of Object.values(metrics)) {
+    const labelNames = (metric as { labelNames?: unknown }).labelNames;
+    const isMetric = [client.Counter, client.Gauge, client.Histogram, client.Summary].some((kind) => metric instanceof kind);
+    if (isMetric && !bounded.has(metric as object) && Array.isArray(labelNames) && labelNames.length) {
+      boundLabels(metric as object, labelNames as string[]);
+    }
+  }
+  return metrics;
 }

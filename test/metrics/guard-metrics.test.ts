@@ -1,5 +1,6 @@
 import { createGuardMetrics } from '../../src/metrics/guard-metrics.js';
-import { methodLabel } from '../../src/metrics/labels.js';
+import client from 'prom-client';
+import { boundLabels, methodLabel } from '../../src/metrics/labels.js';
 import { MCP_POST_HEADERS, startTestServer, TEST_TOKEN, type TestServer } from '../helpers/server.js';
 
 async function seriesOf(metrics: ReturnType<typeof createGuardMetrics>, name: string): Promise<number> {
@@ -77,5 +78,16 @@ describe('a server under a flood of made-up JSON-RPC methods', () => {
     const text = await (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${TEST_TOKEN}` } })).text();
     expect(text).not.toContain('made/up');
     expect(text.match(/^mcp_guard_authz_denials_total\{/gm)).toHaveLength(1);
+  });
+});
+
+describe('boundLabels without explicit bounds (what GuardMetrics applies to any metric it lists)', () => {
+  it('keeps at most 64 values per label', async () => {
+    const registry = new client.Registry();
+    const counter = boundLabels(new client.Counter({ name: 'x_total', help: 'x', labelNames: ['who'], registers: [registry] }), ['who']);
+    for (let i = 0; i < 500; i += 1) counter.inc({ who: `client-${i}` });
+    const [metric] = await registry.getMetricsAsJSON();
+    expect(metric!.values).toHaveLength(65);
+    expect(await registry.metrics()).toContain('who="other"} 436');
   });
 });
