@@ -26,6 +26,7 @@ import { createLiveMetricsRoute, createMetricsRoute } from './routes/metrics.js'
 import { createReadyRoute, type ReadinessCheck } from './routes/ready.js';
 import { createSessionTokenRoute } from './routes/session-token.js';
 import { createSecurityStack, type SecurityStack } from './stack.js';
+import { createStoreProbe } from './stores/probe.js';
 import { createSessionTokenStore } from './stores/session-tokens.js';
 import type { StateStore } from './stores/types.js';
 
@@ -115,13 +116,15 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
   // Configuration problems that need the toolset are found before anything is opened.
   const { toolset, policy } = loadToolset(config);
   const logger = deps.logger ?? createSilentLogger();
-  const metrics = deps.metrics ?? createGuardMetrics();
+  const metrics = deps.metrics ?? createGuardMetrics({ tools: Object.keys(policy.tools) });
   const stores = await openStores(config, metrics, logger, deps.store);
   const { store } = stores;
   const trail = openAudit(config, metrics, logger, deps.audit);
   const { audit } = trail;
   const sessionTokens = config.auth.sessionTokens.enabled ? createSessionTokenStore(store) : undefined;
 
+  // A hung Redis keeps its connection open: readiness pings it with a deadline instead of trusting the socket.
+  const storeAnswers = createStoreProbe(store);
   let phase: 'starting' | 'ready' | 'stopping' = 'starting';
   const streams = new Set<() => void>();
   const track = (close: () => void) => {
@@ -153,20 +156,25 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     hooks: sessionHooks(audit, metrics, config.mcp.path),
   });
 
-  // A dead credential takes its MCP sessions and streams with it, in every replica sharing the store.
-  const unsubscribe = await store.subscribe(REVOKED_CHANNEL, (principalId) => {
+  const streamGauge = (kind: string) => (delta: 1 | -1) => metrics.openStreams.inc({ kind }, delta);
+  const liveMetrics = createLiveMetricsRoute({ registry: metrics.registry, track, onStreamChange: streamGauge('live_metrics') });
+  // A dead credential takes its MCP sessions and live streams with it: in every replica sharing the
+  // store (broadcast), and in this process even without Redis (the key store's own reload).
+  const endPrincipal = (principalId: string): void => {
     void endpoint.closeSessionsOf(principalId);
-  });
+    liveMetrics.closeStreamsOf(principalId);
+  };
+  const unsubscribe = await store.subscribe(REVOKED_CHANNEL, endPrincipal);
 
   const credentials = await createCredentials(config.credentials, {
     store,
-    lockoutStore: stores.lockouts,
     audit,
     metrics,
     logger,
     resolveRole: (role) => (Object.hasOwn(config.rbac.roles, role) ? config.rbac.roles[role] : undefined),
     publicUrl: config.server.publicUrl,
     mcpPath: config.mcp.path,
+    onPrincipalRevoked: endPrincipal,
   }).catch(async (error: unknown) => {
     // Start-up failed (an unsafe key store, a bad key): release what was opened, then report.
     unsubscribe();
@@ -236,12 +244,12 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     '/ready',
     createReadyRoute({
       phase: () => phase,
-      checks: () => {
+      checks: async () => {
         const checks: Record<string, ReadinessCheck> = {
           audit: audit.healthy() ? { status: 'ok' } : { status: 'down', detail: 'audit log not writable' },
-          store: store.healthy()
+          store: (await storeAnswers())
             ? { status: 'ok', detail: store.kind }
-            : { status: 'degraded', detail: `${store.kind} unreachable: rate limits local, credential checks refused` },
+            : { status: 'degraded', detail: `${store.kind} not answering: rate limits local, credential checks refused` },
         };
         return checks;
       },
@@ -250,7 +258,6 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
 
   credentials.mount(app, stack.preAuthLimits);
 
-  const streamGauge = (kind: string) => (delta: 1 | -1) => metrics.openStreams.inc({ kind }, delta);
   if (sessionTokens) {
     app.get(
       '/session',
@@ -273,13 +280,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
 
   const metricsGate = config.auth.metricsPublic ? [] : [stack.authenticate, stack.requirePermission(Permission.MetricsRead)];
   app.get('/metrics', ...stack.preAuthLimits, ...metricsGate, createMetricsRoute(metrics.registry));
-  app.get(
-    '/metrics/live',
-    ...stack.preAuthLimits,
-    stack.authenticate,
-    stack.requirePermission(Permission.MetricsRead),
-    createLiveMetricsRoute({ registry: metrics.registry, track, onStreamChange: streamGauge('live_metrics') }),
-  );
+  app.get('/metrics/live', ...stack.preAuthLimits, stack.authenticate, stack.requirePermission(Permission.MetricsRead), liveMetrics);
   app.use(createNotFound());
   app.use(stack.jsonErrorHandler);
 

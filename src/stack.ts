@@ -141,7 +141,7 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
   const roles = options.roles ?? BUILT_IN_ROLES;
   const resolveRole: RoleResolver = (role) => (Object.hasOwn(roles, role) ? roles[role] : undefined);
   const audit = options.audit ?? createNullAuditLogger();
-  const metrics = options.metrics ?? createGuardMetrics();
+  const metrics = options.metrics ?? createGuardMetrics({ tools: Object.keys(options.tools) });
   const { logger } = options;
   const { auth } = options;
 

@@ -12,8 +12,6 @@ export interface AppStores {
   store: StateStore;
   /** Rate-limit counters: kept apart, and local while a shared store is unreachable. */
   counters: StateStore;
-  /** Lockout counters: local while a shared store is unreachable. */
-  lockouts: StateStore;
   shutdown(): Promise<void>;
 }
 
@@ -31,7 +29,6 @@ export async function openStores(config: GuardConfig, metrics: GuardMetrics, log
     return {
       store,
       counters: localCounters,
-      lockouts: localCounters,
       shutdown: async () => void (await Promise.allSettled([localCounters.shutdown(), store.shutdown()])),
     };
   }
@@ -48,12 +45,9 @@ export async function openStores(config: GuardConfig, metrics: GuardMetrics, log
       }
     },
   });
-  // A lockout throttles; it never grants access: with Redis down it counts locally like the limits.
-  const lockouts = createResilientStore({ primary: store, fallback: localCounters, degradeAll: true });
   return {
     store,
     counters,
-    lockouts,
     shutdown: async () => void (await Promise.allSettled([counters.shutdown(), store.shutdown()])),
   };
 }

@@ -22,6 +22,8 @@ export interface CredentialsConfig {
     publicKeyFile: string | undefined;
     jwksUri: string | undefined;
     jwksRefetchMs: number;
+    /** Longest a JWKS key is trusted without a successful refetch. */
+    jwksMaxAgeMs: number;
     issuer: string | undefined;
     /** Accepted `aud` values; the first is put in tokens this server issues. Empty: not checked. */
     audience: string[];
@@ -39,6 +41,8 @@ export function buildCredentials(env: ParsedEnv, problems: string[]): Credential
   const publicUrl = env.MCP_PUBLIC_URL?.replace(/\/+$/, '');
   const audience = env.MCP_JWT_AUDIENCE.length ? env.MCP_JWT_AUDIENCE : publicUrl ? [`${publicUrl}${env.MCP_PATH}`] : [];
   const canIssue = Boolean(env.MCP_KEY_STORE && env.MCP_JWT_SECRET);
+  if (env.MCP_JWT_JWKS_MAX_AGE < env.MCP_JWT_JWKS_REFETCH_INTERVAL)
+    problems.push('MCP_JWT_JWKS_MAX_AGE: must be at least MCP_JWT_JWKS_REFETCH_INTERVAL');
   if (env.MCP_TOKEN_ENDPOINT === 'true' && !canIssue) problems.push('MCP_TOKEN_ENDPOINT: needs MCP_KEY_STORE and MCP_JWT_SECRET');
   for (const server of env.MCP_OAUTH_AUTHORIZATION_SERVERS) {
     if (!/^https?:\/\/\S+$/.test(server)) problems.push('MCP_OAUTH_AUTHORIZATION_SERVERS: each entry must be an http(s) URL');
@@ -50,6 +54,7 @@ export function buildCredentials(env: ParsedEnv, problems: string[]): Credential
       publicKeyFile: env.MCP_JWT_PUBLIC_KEY_FILE,
       jwksUri: env.MCP_JWT_JWKS_URI,
       jwksRefetchMs: env.MCP_JWT_JWKS_REFETCH_INTERVAL,
+      jwksMaxAgeMs: env.MCP_JWT_JWKS_MAX_AGE,
       issuer: env.MCP_JWT_ISSUER,
       audience,
       clockSkewSec: Math.round(env.MCP_JWT_CLOCK_SKEW / 1000),

@@ -50,7 +50,7 @@ export function describePosture(config: GuardConfig): Posture {
     warnings.push({
       code: 'MCPG_TRUST_PROXY_ALL',
       message:
-        'MCP_TRUST_PROXY=true trusts every X-Forwarded-For hop: any client can choose its rate-limit IP. Give a hop count or proxy CIDRs.',
+        "MCP_TRUST_PROXY=true trusts every X-Forwarded-For hop: any client can choose the address it is seen from, and so pass CIDR allowlists, escape lockouts and per-address rate limits, and lock others out. Set the proxies' addresses (MCP_TRUST_PROXY=10.0.0.5 or 10.0.0.0/8), or their hop count if clients can reach this port only through them.",
     });
   }
   if (config.http.corsOrigins.includes('*')) {

@@ -41,6 +41,7 @@ export const envSchema = z.object({
   MCP_JWT_PUBLIC_KEY_FILE: z.string().optional(),
   MCP_JWT_JWKS_URI: z.url({ protocol: /^https?$/ }).optional(),
   MCP_JWT_JWKS_REFETCH_INTERVAL: envDuration(30_000, 1_000, 3_600_000),
+  MCP_JWT_JWKS_MAX_AGE: envDuration(600_000, 1_000, 86_400_000),
   MCP_JWT_ISSUER: z.string().optional(),
   MCP_JWT_AUDIENCE: envList,
   MCP_JWT_CLOCK_SKEW: envDuration(30_000, 0, 300_000),

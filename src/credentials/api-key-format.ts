@@ -7,8 +7,9 @@ export type KeyEnvironment = 'live' | 'test';
 export const API_KEY_PREFIX = 'mcpg_';
 
 // mcpg_<env>_<16 hex: key id><43 base64url: 256-bit secret>. The id is not
-// secret: it lets the verifier find the record (and count failures against
-// it) without comparing the candidate with every stored hash.
+// secret: it lets the verifier find the record (and the lockout count one
+// address's failures against it) without comparing the candidate with every
+// stored hash.
 const KEY_PATTERN = /^mcpg_(live|test)_([0-9a-f]{16})([A-Za-z0-9_-]{43})$/;
 
 /** A freshly generated key: the secret is shown once and never stored. */

@@ -25,10 +25,14 @@ export interface ApiKeyStoreOptions {
   watch?: boolean;
   /** Called after each successful reload with the number of keys. */
   onReload?: (count: number) => void;
+  /** Called after a reload with the ids of keys that were active before it and are not now (revoked, expired, removed). */
+  onKeysEnded?: (ids: string[]) => void;
   /** Called when a reload fails; every key is refused until the file is valid again. */
   onError?: (error: unknown) => void;
   /** How often last-used times are written back to the file, in ms; 0 = never. Default 60,000. */
   usageFlushMs?: number;
+  /** Called when last-used times could not be written back (the keys keep working). */
+  onFlushError?: (error: unknown) => void;
 }
 
 /** The API keys a server accepts, loaded from the key-store file and kept current. */
@@ -95,8 +99,18 @@ export function openApiKeyStore(options: ApiKeyStoreOptions): ApiKeyStore {
 
   const reload = (): void => {
     try {
+      const before = keys;
       keys = load(path);
       onReload?.(keys.size);
+      const now = Date.now();
+      const ended = [...before.values()]
+        .filter((old) => keyStatus(old.record, now) === 'active')
+        .map((old) => old.record.id)
+        .filter((id) => {
+          const current = keys.get(id);
+          return !current || keyStatus(current.record, now) !== 'active';
+        });
+      if (ended.length) options.onKeysEnded?.(ended);
     } catch (error) {
       keys = new Map();
       onError?.(error);
@@ -122,21 +136,23 @@ export function openApiKeyStore(options: ApiKeyStoreOptions): ApiKeyStore {
     watcher.on('error', (error) => onError?.(error));
   }
 
-  const flush = (): void => {
+  // Under the store's lock and on the file as it is now: a key revoked or created meanwhile by
+  // `mcp-guard keys` is kept, only the last-used times change.
+  const flush = async (): Promise<void> => {
     if (used.size === 0) return;
     const batch = new Map(used);
     used.clear();
     try {
-      updateKeyStoreFile(path, (data) => ({
+      await updateKeyStoreFile(path, (data) => ({
         data: { ...data, keys: data.keys.map((key) => (batch.has(key.id) ? { ...key, lastUsedAt: batch.get(key.id)! } : key)) },
         result: undefined,
       }));
     } catch (error) {
-      onError?.(error);
+      options.onFlushError?.(error);
     }
   };
   const flushMs = options.usageFlushMs ?? 60_000;
-  const timer = flushMs > 0 ? setInterval(flush, flushMs) : undefined;
+  const timer = flushMs > 0 ? setInterval(() => void flush(), flushMs) : undefined;
   timer?.unref();
 
   return {
@@ -150,7 +166,7 @@ export function openApiKeyStore(options: ApiKeyStoreOptions): ApiKeyStore {
       clearTimeout(debounce);
       clearInterval(timer);
       watcher?.close();
-      flush();
+      await flush();
     },
   };
 }

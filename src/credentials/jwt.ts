@@ -7,6 +7,7 @@ import { pinKey, type JwksCache, type PinnedKey } from './jwks.js';
 /** Why a JWT was refused. Goes to the audit log and metrics, never to the client. */
 export type JwtFailure =
   | 'malformed'
+  | 'unsupported_crit'
   | 'algorithm_not_allowed'
   | 'unknown_kid'
   | 'bad_signature'
@@ -142,6 +143,9 @@ export function createJwtValidator(options: JwtValidatorOptions): (token: string
     if (!looksLikeJwt(token)) throw new JwtError('malformed');
     const decoded = jwt.decode(token, { complete: true });
     if (!decoded || typeof decoded.payload === 'string') throw new JwtError('malformed');
+    // RFC 7515 4.1.11: extensions listed in `crit` must be understood and processed; this validator
+    // implements none (jsonwebtoken ignores the header), so any `crit` refuses the token.
+    if (Object.hasOwn(decoded.header, 'crit')) throw new JwtError('unsupported_crit');
     const kid = typeof decoded.header.kid === 'string' ? decoded.header.kid : undefined;
     const { key, algorithm } = await keyFor(decoded.header.alg, kid);
     let payload: unknown;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import lockfile from 'proper-lockfile';
 import { z } from 'zod';
 
 const iso = z.iso.datetime({ offset: true });
@@ -75,8 +76,11 @@ export function readKeyStoreFile(path: string, allowMissing = false): KeyStoreDa
 
 /**
  * Writes the key-store file atomically: a new file with mode 0600 in the same
- * directory (created with mode 0700), flushed, then renamed over the old one,
- * so readers see the old or the new store, never half of one.
+ * directory (created with mode 0700), flushed, renamed over the old one, and
+ * the directory flushed so the rename survives a crash. Readers see the old or
+ * the new store, never half of one. On its own this does not stop two writers
+ * from undoing each other's changes: change the store with
+ * {@link updateKeyStoreFile}, which holds the store's lock.
  */
 export function writeKeyStoreFile(path: string, data: KeyStoreData): void {
   const dir = dirname(path);
@@ -93,11 +97,63 @@ export function writeKeyStoreFile(path: string, data: KeyStoreData): void {
   }
   closeSync(fd);
   renameSync(temp, path);
+  const dirFd = openSync(dir, 'r');
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
 }
 
-/** Read-modify-write of the store file; `change` returns the new data. */
-export function updateKeyStoreFile<T>(path: string, change: (data: KeyStoreData) => { data: KeyStoreData; result: T }): T {
-  const { data, result } = change(readKeyStoreFile(path, true));
-  writeKeyStoreFile(path, data);
-  return result;
+/** How long {@link updateKeyStoreFile} waits for another writer, and when a lock counts as abandoned. */
+export interface KeyStoreLockOptions {
+  /** A lock not refreshed for this long belongs to a crashed writer and is taken over. Default 10,000 ms. */
+  staleMs?: number;
+  /** Longest wait for the lock before giving up with a {@link KeyStoreError}. Default 20,000 ms. */
+  waitMs?: number;
+}
+
+/**
+ * Read-modify-write of the store file under an exclusive lock shared by every
+ * process on the host (and on network file systems): the `mcp-guard keys`
+ * commands and each server's last-used flush. `change` gets the data as it is
+ * on disk once the lock is held and returns the new data; the write is atomic
+ * ({@link writeKeyStoreFile}). Without the lock, two writers that read the same
+ * version lose one change: a created key, or a revocation overwritten by a
+ * stale copy. The lock is a directory `<file>.lock` (proper-lockfile), so a
+ * writer that crashes leaves a lock that others take over after `staleMs`.
+ *
+ * @example const { record } = await updateKeyStoreFile(path, (data) => revokeKey(data, id));
+ */
+export async function updateKeyStoreFile<T>(
+  path: string,
+  change: (data: KeyStoreData) => { data: KeyStoreData; result: T },
+  options: KeyStoreLockOptions = {},
+): Promise<T> {
+  const { staleMs = 10_000, waitMs = 20_000 } = options;
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  let compromised: Error | undefined;
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(path, {
+      realpath: false,
+      stale: staleMs,
+      // Retries with a short back-off; waitMs bounds the whole wait, past a stale lock's takeover.
+      retries: { retries: Math.ceil(waitMs / 100), factor: 1.2, minTimeout: 5, maxTimeout: 100, randomize: true },
+      onCompromised: (error) => {
+        compromised = error;
+      },
+    });
+  } catch {
+    throw new KeyStoreError('The API key store is locked by another writer; try again');
+  }
+  try {
+    const { data, result } = change(readKeyStoreFile(path, true));
+    // Another writer took the lock over (this one stalled past staleMs): writing now could undo its change.
+    if (compromised) throw new KeyStoreError('The API key store lock was lost while changing it; nothing was written');
+    writeKeyStoreFile(path, data);
+    return result;
+  } finally {
+    await release().catch(() => undefined);
+  }
 }

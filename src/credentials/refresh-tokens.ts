@@ -42,17 +42,18 @@ const hashOf = (token: string): string => createHash('sha256').update(token).dig
  * @example const refresh = createRefreshTokenStore(store, 7 * 86_400_000);
  */
 export function createRefreshTokenStore(state: StateStore, ttlMs: number, prefix = 'rt:'): RefreshTokenStore {
-  const save = async (family: string, grant: RefreshGrant): Promise<string> => {
+  const familyKey = (family: string): string => `${prefix}family:${family}`;
+  const saveToken = async (family: string, grant: RefreshGrant): Promise<string> => {
     const token = `${REFRESH_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const record: StoredRefresh = { family, grant };
-    await state.set(`${prefix}family:${family}`, '1', ttlMs);
     await state.set(`${prefix}token:${hashOf(token)}`, JSON.stringify(record), ttlMs);
     return token;
   };
   return {
     async issue(grant) {
       const family = randomBytes(12).toString('hex');
-      return { token: await save(family, grant), family };
+      await state.set(familyKey(family), '1', ttlMs);
+      return { token: await saveToken(family, grant), family };
     },
     async rotate(token) {
       if (!token.startsWith(REFRESH_TOKEN_PREFIX) || token.length > 128) return { ok: false, reason: 'unknown' };
@@ -63,11 +64,15 @@ export function createRefreshTokenStore(state: StateStore, ttlMs: number, prefix
       // The used marker is set once, atomically: of two concurrent presentations one wins, the other is reuse.
       const first = await state.setIfAbsent(`${prefix}used:${hash}`, '1', ttlMs);
       if (!first) {
-        await state.delete(`${prefix}family:${family}`);
+        // Revocation is one delete of the family key: atomic, and nothing below can undo it.
+        await state.delete(familyKey(family));
         return { ok: false, reason: 'reused', family, grant };
       }
-      if ((await state.get(`${prefix}family:${family}`)) === undefined) return { ok: false, reason: 'family_revoked', family, grant };
-      return { ok: true, token: await save(family, grant), grant, family };
+      // Extend the family only if it still exists (one atomic SET XX). A rotation in flight when reuse
+      // detection deletes the family either loses here, or saves a token whose family is gone by the
+      // time it is presented; it can never bring the family back.
+      if (!(await state.setIfPresent(familyKey(family), '1', ttlMs))) return { ok: false, reason: 'family_revoked', family, grant };
+      return { ok: true, token: await saveToken(family, grant), grant, family };
     },
   };
 }

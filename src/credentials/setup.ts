@@ -11,6 +11,7 @@ import { createJwtVerifier } from '../middleware/auth/jwt.js';
 import type { Credential, CredentialVerifier, RoleResolver } from '../middleware/auth/verifier.js';
 import { createOAuthTokenRoute } from '../routes/oauth-token.js';
 import { createProtectedResourceMetadata } from '../routes/protected-resource-metadata.js';
+import { createMemoryStore } from '../stores/memory.js';
 import type { StateStore } from '../stores/types.js';
 import { parseApiKey } from './api-key-format.js';
 import { openApiKeyStore, type ApiKeyStore } from './api-key-store.js';
@@ -25,14 +26,17 @@ import { createTokenService } from './token-service.js';
 /** What {@link createCredentials} needs from the app. */
 export interface CredentialsDependencies {
   store: StateStore;
-  /** Store of lockout counters and locks. Default `store`. */
-  lockoutStore?: StateStore;
   audit: AuditLogger;
   metrics: GuardMetrics;
   logger: Logger;
   resolveRole: RoleResolver;
   publicUrl: string | undefined;
   mcpPath: string;
+  /**
+   * Called in this process for each principal whose key ended (revoked, expired or removed) when the
+   * key store is re-read: `key:<id>` and `jwt:key:<id>` (its access tokens). Needs no Redis.
+   */
+  onPrincipalRevoked?: (principalId: string) => void;
 }
 
 /** The credential parts of the standalone app, built from the configuration. */
@@ -69,6 +73,10 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
         metrics.credentialEvents.inc({ event: 'keys.reloaded', outcome: 'failure' });
         logger.error('API key store unreadable; refusing every key until it is fixed', { error: describeError(error) });
       },
+      onKeysEnded: (ids) => {
+        for (const id of ids) for (const principalId of [`key:${id}`, `jwt:key:${id}`]) deps.onPrincipalRevoked?.(principalId);
+      },
+      onFlushError: (error) => logger.warn('API key last-used times not written back', { error: describeError(error) }),
     });
     verifiers.push(createApiKeyStoreVerifier({ keys, revocations, resolveRole }));
   }
@@ -77,7 +85,9 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
     const validate = createJwtValidator({
       ...(jwt.secret ? { secret: jwt.secret } : {}),
       ...(jwt.publicKeyFile ? { publicKey: readFileSync(jwt.publicKeyFile, 'utf8') } : {}),
-      ...(jwt.jwksUri ? { jwks: createJwksCache({ uri: jwt.jwksUri, minRefetchIntervalMs: jwt.jwksRefetchMs }) } : {}),
+      ...(jwt.jwksUri
+        ? { jwks: createJwksCache({ uri: jwt.jwksUri, minRefetchIntervalMs: jwt.jwksRefetchMs, maxAgeMs: jwt.jwksMaxAgeMs }) }
+        : {}),
       ...(jwt.issuer ? { issuer: jwt.issuer } : {}),
       ...(jwt.audience.length ? { audience: jwt.audience } : {}),
       clockSkewSec: jwt.clockSkewSec,
@@ -92,15 +102,23 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
     };
     verifiers.push(createJwtVerifier({ validate, resolveRole, isRevoked }));
   }
-  const lockout =
+  // The lockout counts on the shared store (Redis) with a local fallback, or on a memory store of its
+  // own: never on the rate-limit counters, whose flood of per-address entries would evict its state.
+  const lockoutStores =
     config.lockout.maxAttempts > 0
-      ? createLockout({
-          store: deps.lockoutStore ?? store,
-          maxAttempts: config.lockout.maxAttempts,
-          windowMs: config.lockout.windowMs,
-          lockoutMs: config.lockout.lockoutMs,
-        })
+      ? store.kind === 'memory'
+        ? { store: createMemoryStore(), own: true }
+        : { store, fallback: createMemoryStore(), own: false }
       : undefined;
+  const lockout = lockoutStores
+    ? createLockout({
+        store: lockoutStores.store,
+        ...(lockoutStores.fallback ? { fallback: lockoutStores.fallback } : {}),
+        maxAttempts: config.lockout.maxAttempts,
+        windowMs: config.lockout.windowMs,
+        lockoutMs: config.lockout.lockoutMs,
+      })
+    : undefined;
   const discovery = createProtectedResourceMetadata({
     ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}),
     resourcePath: deps.mcpPath,
@@ -138,6 +156,7 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
     },
     async close() {
       await keys?.close();
+      await Promise.allSettled([lockoutStores?.fallback?.shutdown(), lockoutStores?.own ? lockoutStores.store.shutdown() : undefined]);
     },
   };
 }

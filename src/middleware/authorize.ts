@@ -6,6 +6,7 @@ import { hasPermission, Permission } from '../core/permissions.js';
 import { ErrorCode } from '../errors/codes.js';
 import { GuardError } from '../errors/guard-error.js';
 import type { GuardMetrics } from '../metrics/guard-metrics.js';
+import { methodLabel } from '../metrics/labels.js';
 import { requestActor, type McpEra } from './context.js';
 
 const optionsSchema = z.strictObject({
@@ -95,9 +96,6 @@ const DECIDED_BY_HEADERS = new Set([
   'resources/templates/list',
   'resources/read',
 ]);
-
-/** Every method name a metric label may carry; anything else is `other`. */
-const KNOWN_METHODS = new Set([...MODERN_METHODS, ...LEGACY_OPEN, ...LEGACY_RESOURCE_METHODS, 'initialize']);
 
 /** The policy of {@link requirementOf}, compiled once. */
 export interface AuthorizationPolicy {
@@ -258,11 +256,6 @@ export function refusalOf(requirement: Requirement, granted: readonly string[]):
       return new GuardError(ErrorCode.InsufficientScope, `Permission ${missing.join(' ')} is required`, { scope: missing.join(' ') });
     }
   }
-}
-
-/** A bounded metric label for a client-chosen method name. */
-export function methodLabel(method: unknown): string {
-  return typeof method === 'string' && KNOWN_METHODS.has(method) ? method : 'other';
 }
 
 interface Refusal {

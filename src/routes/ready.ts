@@ -11,8 +11,8 @@ export interface ReadinessCheck {
 export interface ReadyRouteOptions {
   /** `starting`, `ready` or `stopping`: only `ready` can answer 200. */
   phase(): 'starting' | 'ready' | 'stopping';
-  /** Current dependency checks, by name. A `down` check makes the server not ready. */
-  checks(): Record<string, ReadinessCheck>;
+  /** Current dependency checks, by name (probes may take up to their deadline). A `down` check makes the server not ready. */
+  checks(): Record<string, ReadinessCheck> | Promise<Record<string, ReadinessCheck>>;
 }
 
 /**
@@ -21,10 +21,10 @@ export interface ReadyRouteOptions {
  * down; `degraded` dependencies are reported but keep the server ready.
  */
 export function createReadyRoute(options: ReadyRouteOptions): RequestHandler {
-  return function ready(req, res) {
+  return async function ready(req, res) {
     if (req.guard) req.guard.route = 'ready';
+    const checks = await options.checks();
     const phase = options.phase();
-    const checks = options.checks();
     const down = Object.values(checks).some((check) => check.status === 'down');
     const isReady = phase === 'ready' && !down;
     res.status(isReady ? 200 : 503).json({ status: isReady ? 'ready' : 'not_ready', phase, checks });

@@ -67,6 +67,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): StateStore 
       put(key, { value, expiresAt: now() + ttlMs, n: 0, t: 0 });
       return true;
     },
+    async setIfPresent(key, value, ttlMs) {
+      if (!live(key)) return false;
+      put(key, { value, expiresAt: now() + ttlMs, n: 0, t: 0 });
+      return true;
+    },
     async delete(key) {
       entries.delete(key);
     },
@@ -105,6 +110,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): StateStore 
       return () => bus.off(channel, handler);
     },
     healthy: () => true,
+    ping: async () => true,
     async shutdown() {
       clearInterval(timer);
       entries.clear();

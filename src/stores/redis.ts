@@ -13,6 +13,8 @@ export interface RedisStoreOptions {
   maxReconnectDelayMs?: number;
   /** How long creation waits for the first connection before returning an unhealthy store. Default 2000 ms. */
   connectTimeoutMs?: number;
+  /** How often an unresponsive (hung) Redis is pinged to see whether it answers again. Default 500 ms. */
+  recheckMs?: number;
 }
 
 // Fixed-window counter: the window starts with the first hit. One round trip.
@@ -109,30 +111,83 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stat
     new Promise((resolve) => setTimeout(resolve, connectTimeoutMs).unref()),
   ]);
 
+  // A hung Redis (process stopped, connection open) answers nothing while ioredis still says
+  // `ready`, so every command would wait for its timeout. The first command or ping that times out
+  // marks the store unresponsive: from then on commands fail at once (callers fall back or fail
+  // closed without waiting) until a ping, tried every `recheckMs`, is answered again.
+  const recheckMs = options.recheckMs ?? 500;
+  let unresponsive = false;
+  let recheck: NodeJS.Timeout | undefined;
+  let probing = false;
+  const recover = (): void => {
+    unresponsive = false;
+    clearInterval(recheck);
+    recheck = undefined;
+  };
+  const markUnresponsive = (): void => {
+    if (unresponsive || client.status !== 'ready') return;
+    unresponsive = true;
+    recheck = setInterval(() => {
+      if (probing) return;
+      probing = true;
+      void ping(recheckMs).finally(() => {
+        probing = false;
+      });
+    }, recheckMs);
+    recheck.unref();
+  };
+  const ping = async (deadlineMs: number): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      client.ping().then(
+        () => true,
+        () => false,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), Math.max(1, deadlineMs));
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+    if (answered) recover();
+    else markUnresponsive();
+    return answered;
+  };
+  const run = async <T>(command: () => Promise<T>): Promise<T> => {
+    if (unresponsive) throw new Error('Redis is not answering');
+    try {
+      return await command();
+    } catch (error) {
+      if (error instanceof Error && /timed out/i.test(error.message)) markUnresponsive();
+      throw error;
+    }
+  };
+
   return {
     kind: 'redis',
-    async get(name) {
-      return (await client.get(key(name))) ?? undefined;
-    },
+    get: (name) => run(async () => (await client.get(key(name))) ?? undefined),
     async set(name, value, ttlMs) {
-      await client.set(key(name), value, 'PX', Math.max(1, Math.ceil(ttlMs)));
+      await run(() => client.set(key(name), value, 'PX', Math.max(1, Math.ceil(ttlMs))));
     },
-    async setIfAbsent(name, value, ttlMs) {
-      return (await client.set(key(name), value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
-    },
+    setIfAbsent: (name, value, ttlMs) =>
+      run(async () => (await client.set(key(name), value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK'),
+    setIfPresent: (name, value, ttlMs) =>
+      run(async () => (await client.set(key(name), value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'XX')) === 'OK'),
     async delete(name) {
-      await client.del(key(name));
+      await run(() => client.del(key(name)));
     },
     async increment(name, windowMs): Promise<CounterResult> {
-      const [count, resetMs] = await client.guardIncrement(key(name), Math.max(1, Math.ceil(windowMs)));
+      const [count, resetMs] = await run(() => client.guardIncrement(key(name), Math.max(1, Math.ceil(windowMs))));
       return { count: Number(count), resetMs: Number(resetMs) };
     },
     async take(name, spec): Promise<BucketResult> {
-      const [allowed, remaining, retryAfterMs] = await client.guardTake(key(name), spec.capacity, spec.refillPerMs, spec.cost ?? 1);
+      const [allowed, remaining, retryAfterMs] = await run(() =>
+        client.guardTake(key(name), spec.capacity, spec.refillPerMs, spec.cost ?? 1),
+      );
       return { allowed: Number(allowed) === 1, remaining: Number(remaining), retryAfterMs: Number(retryAfterMs) };
     },
     async publish(channel, message) {
-      await client.publish(key(channel), message);
+      await run(() => client.publish(key(channel), message));
     },
     async subscribe(channel, handler) {
       const name = key(channel);
@@ -152,8 +207,10 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stat
         }
       };
     },
-    healthy: () => client.status === 'ready',
+    healthy: () => client.status === 'ready' && !unresponsive,
+    ping,
     async shutdown() {
+      recover();
       handlers.clear();
       // The subscriber would queue QUIT until Redis answers: just drop its connection.
       subscriber.disconnect();

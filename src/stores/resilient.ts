@@ -8,7 +8,7 @@ export interface ResilientStoreOptions {
   fallback: StateStore;
   /**
    * Also move reads and writes (`get`, `set`, `setIfAbsent`, `delete`) to the fallback while the
-   * primary is down. For state that only throttles (lockout counters and locks), never for state
+   * primary is down. For state that only throttles, never for state
    * that grants or denies access (revocations, session tokens). Default false.
    */
   degradeAll?: boolean;
@@ -62,12 +62,15 @@ export function createResilientStore(options: ResilientStoreOptions): ResilientS
     set: (key, value, ttlMs) => (degradeAll ? counted((store) => store.set(key, value, ttlMs)) : primary.set(key, value, ttlMs)),
     setIfAbsent: (key, value, ttlMs) =>
       degradeAll ? counted((store) => store.setIfAbsent(key, value, ttlMs)) : primary.setIfAbsent(key, value, ttlMs),
+    setIfPresent: (key, value, ttlMs) =>
+      degradeAll ? counted((store) => store.setIfPresent(key, value, ttlMs)) : primary.setIfPresent(key, value, ttlMs),
     delete: (key) => (degradeAll ? counted((store) => store.delete(key)) : primary.delete(key)),
     increment: (key: string, windowMs: number): Promise<CounterResult> => counted((store) => store.increment(key, windowMs)),
     take: (key: string, spec: BucketSpec): Promise<BucketResult> => counted((store) => store.take(key, spec)),
     publish: (channel, message) => primary.publish(channel, message),
     subscribe: (channel, handler) => primary.subscribe(channel, handler),
     healthy: () => primary.healthy(),
+    ping: (deadlineMs) => primary.ping(deadlineMs),
     degraded: () => degraded || !primary.healthy(),
     // The primary belongs to the caller (it also holds the security state); only the fallback is ours.
     async shutdown() {

@@ -37,6 +37,11 @@ export interface StateStore {
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Sets `key` only if it does not exist; true when it was set (one winner across replicas). */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Sets `key` only if it exists (a new value and TTL); true when it was set. Never re-creates a key
+   * that was deleted meanwhile, so "extend unless revoked" needs no separate check (Redis `SET XX`).
+   */
+  setIfPresent(key: string, value: string, ttlMs: number): Promise<boolean>;
   delete(key: string): Promise<void>;
   /** Counts a hit in the fixed window that starts with the first hit. */
   increment(key: string, windowMs: number): Promise<CounterResult>;
@@ -46,8 +51,13 @@ export interface StateStore {
   publish(channel: string, message: string): Promise<void>;
   /** Calls `handler` for each message on `channel`; returns an unsubscribe function. */
   subscribe(channel: string, handler: (message: string) => void): Promise<() => void>;
-  /** True while the store answers. */
+  /** True while the store answers (false once a command or a ping timed out, until it answers again). */
   healthy(): boolean;
+  /**
+   * One round trip within `deadlineMs`: true when the store answered in time. Never waits longer and
+   * never rejects, so readiness can ask it of a store that is down or hung (connection open, no answer).
+   */
+  ping(deadlineMs: number): Promise<boolean>;
   /** Releases timers and connections. */
   shutdown(): Promise<void>;
 }

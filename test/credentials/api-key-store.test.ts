@@ -94,9 +94,9 @@ describe('the key-store file', () => {
   });
   afterEach(() => dir.remove());
 
-  it('is written with mode 0600 in a directory created with mode 0700', () => {
+  it('is written with mode 0600 in a directory created with mode 0700', async () => {
     const path = join(dir.dir, 'state', 'keys.json');
-    updateKeyStoreFile(path, (data) => addKey(data, { name: 'ci', role: 'operator' }));
+    await updateKeyStoreFile(path, (data) => addKey(data, { name: 'ci', role: 'operator' }));
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir.dir, 'state')).mode & 0o777).toBe(0o700);
     expect(readKeyStoreFile(path).keys).toHaveLength(1);
@@ -131,12 +131,12 @@ describe('the key-store file', () => {
 
   it('is reloaded when it changes, so a revocation takes effect without a restart', async () => {
     const path = join(dir.dir, 'keys.json');
-    const { record } = updateKeyStoreFile(path, (data) => addKey(data, { name: 'ci', role: 'operator' }));
+    const { record } = await updateKeyStoreFile(path, (data) => addKey(data, { name: 'ci', role: 'operator' }));
     const reloaded: number[] = [];
     const store = openApiKeyStore({ path, usageFlushMs: 0, onReload: (count) => reloaded.push(count) });
     try {
       expect(store.lookup(record.id)?.record.revokedAt).toBeUndefined();
-      updateKeyStoreFile(path, (data) => revokeKey(data, record.id));
+      await updateKeyStoreFile(path, (data) => revokeKey(data, record.id));
       const deadline = Date.now() + 3000;
       while (!store.lookup(record.id)?.record.revokedAt && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
       expect(store.lookup(record.id)?.record.revokedAt).toBeDefined();
@@ -145,9 +145,9 @@ describe('the key-store file', () => {
     }
   });
 
-  it('refuses every key once a reload finds the file unsafe', () => {
+  it('refuses every key once a reload finds the file unsafe', async () => {
     const path = join(dir.dir, 'keys.json');
-    const { record } = updateKeyStoreFile(path, (data) => addKey(data, { name: 'ci', role: 'operator' }));
+    const { record } = await updateKeyStoreFile(path, (data) => addKey(data, { name: 'ci', role: 'operator' }));
     const errors: unknown[] = [];
     const store = openApiKeyStore({ path, watch: false, usageFlushMs: 0, onError: (error) => errors.push(error) });
     chmodSync(path, 0o640);

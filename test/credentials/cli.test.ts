@@ -4,6 +4,9 @@ import { keysCommand } from '../../src/cli/commands/keys.js';
 import { tokenCommand } from '../../src/cli/commands/token.js';
 import { createJwtValidator } from '../../src/credentials/jwt.js';
 import { readKeyStoreFile } from '../../src/credentials/key-store-file.js';
+import { createRevocationList } from '../../src/credentials/revocations.js';
+import { createRedisStore } from '../../src/stores/redis.js';
+import { startOwnRedis, uniquePrefix } from '../helpers/redis.js';
 import { tempDir } from '../helpers/server.js';
 import { AUDIENCE, auditEvents, JWT_SECRET } from './helpers.js';
 
@@ -59,6 +62,40 @@ describe('mcp-guard keys', () => {
     expect(readKeyStoreFile(env.MCP_KEY_STORE!).keys[1]!.revokedAt).toBeDefined();
     expect(auditEvents(env.MCP_AUDIT_DIR!).map((event) => event.type)).toEqual(['key.created', 'key.rotated', 'key.revoked']);
   });
+
+  it('leaves a clear outcome when Redis does not answer during keys revoke: exit 3, a message, an audit record', async () => {
+    const redis = await startOwnRedis();
+    const prefix = uniquePrefix('cli-revoke');
+    try {
+      await keysCommand.run(['create', '--name', 'ci', '--role', 'viewer'], io(env).io);
+      const id = readKeyStoreFile(env.MCP_KEY_STORE!).keys[0]!.id;
+      await redis.stop();
+      const down = io({ ...env, REDIS_URL: redis.url, MCP_REDIS_PREFIX: prefix });
+      expect(await keysCommand.run(['revoke', id], down.io)).toBe(3);
+      expect(down.err.join('')).toMatch(
+        /Revoked API key \w+ in the key store file, but Redis did not answer: the revocation was NOT written/,
+      );
+      expect(down.err.join('')).not.toContain(redis.url);
+      expect(readKeyStoreFile(env.MCP_KEY_STORE!).keys[0]!.revokedAt).toBeDefined();
+      const failed = auditEvents(env.MCP_AUDIT_DIR!).filter((event) => event.type === 'key.revoked');
+      expect(failed).toEqual([expect.objectContaining({ outcome: expect.objectContaining({ code: 'redis_unreachable' }) })]);
+      expect(failed[0]!.details).toMatchObject({ keyId: id, file: true, shared: false });
+
+      // Running it again once Redis answers finishes the job.
+      await redis.start();
+      const up = io({ ...env, REDIS_URL: redis.url, MCP_REDIS_PREFIX: prefix });
+      expect(await keysCommand.run(['revoke', id], up.io)).toBe(0);
+      expect(up.out.join('')).toContain('every replica');
+      const store = await createRedisStore({ url: redis.url, prefix });
+      try {
+        expect(await createRevocationList(store).isRevoked(id)).toBe(true);
+      } finally {
+        await store.shutdown();
+      }
+    } finally {
+      await redis.stop();
+    }
+  }, 30_000);
 
   it('refuses to create a key with an unknown role', async () => {
     const bad = io(env);

@@ -10,8 +10,8 @@ export const JWT_SECRET = 'test-jwt-secret-0123456789abcdef0123456789';
 export const AUDIENCE = 'https://mcp.test/mcp';
 
 /** Adds a key to the store file at `path`; returns the key (shown once) and its id. */
-export function createStoreKey(path: string, spec: Partial<NewKeySpec> = {}): { key: string; id: string } {
-  const { key, record } = updateKeyStoreFile(path, (data) => addKey(data, { name: 'ci', role: 'operator', ...spec }));
+export async function createStoreKey(path: string, spec: Partial<NewKeySpec> = {}): Promise<{ key: string; id: string }> {
+  const { key, record } = await updateKeyStoreFile(path, (data) => addKey(data, { name: 'ci', role: 'operator', ...spec }));
   return { key, id: record.id };
 }
 

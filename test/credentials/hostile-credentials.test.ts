@@ -18,7 +18,7 @@ describe('hostile credentials against a server with a key store, a JWT secret an
   beforeAll(async () => {
     dir = tempDir();
     const storePath = join(dir.dir, 'keys.json');
-    key = createStoreKey(storePath);
+    key = await createStoreKey(storePath);
     const pemPath = join(dir.dir, 'jwt.pem');
     writeFileSync(pemPath, publicPem);
     server = await startTestServer({

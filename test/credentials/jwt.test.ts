@@ -89,6 +89,18 @@ describe('the JWT validator', () => {
     expect(await reasonOf(validate(bad))).toBe('invalid_claims');
   });
 
+  it('refuses a token with a crit header, which it cannot understand (RFC 7515)', async () => {
+    const header = { alg: 'HS256', typ: 'JWT', crit: ['exp'] };
+    const critical = jwt.sign({ ...claims, exp: now() + 60 }, SECRET, { algorithm: 'HS256', header } as jwt.SignOptions);
+    expect(jwt.decode(critical, { complete: true })?.header).toHaveProperty('crit');
+    expect(await reasonOf(validate(critical))).toBe('unsupported_crit');
+    const b64 = jwt.sign({ ...claims, exp: now() + 60 }, SECRET, {
+      algorithm: 'HS256',
+      header: { alg: 'HS256', b64: false, crit: ['b64'] },
+    } as jwt.SignOptions);
+    expect(await reasonOf(validate(b64))).toBe('unsupported_crit');
+  });
+
   it('reads role, scopes and tenant from configured claims', async () => {
     const custom = createJwtValidator({ secret: SECRET, claims: { role: 'https://mcp/role', permissions: 'perms', tenant: 'org' } });
     const token = jwt.sign({ sub: 'bob', 'https://mcp/role': 'viewer', perms: ['kv:read'], org: 'o1' }, SECRET, {
@@ -122,11 +134,30 @@ describe('the JWKS cache', () => {
   let uri: string;
   let keys: Array<{ kid: string; key: KeyObject }> = [];
   let requests = 0;
+  // Bytes of padding after the keys (valid JSON either way), and what the server managed to send.
+  let padding = 0;
+  let sent = 0;
   beforeAll(async () => {
     server = createServer((_req, res) => {
       requests += 1;
       res.setHeader('Content-Type', 'application/json');
-      res.end(JSON.stringify({ keys: keys.map(({ kid, key }) => ({ ...key.export({ format: 'jwk' }), kid, use: 'sig' })) }));
+      const body = JSON.stringify({ keys: keys.map(({ kid, key }) => ({ ...key.export({ format: 'jwk' }), kid, use: 'sig' })) });
+      if (padding === 0) return void res.end(body);
+      // A huge answer, streamed without Content-Length until the client stops reading.
+      sent = 0;
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      let left = padding;
+      res.write(body.slice(0, -1));
+      const pump = (): void => {
+        while (left > 0) {
+          left -= chunk.length;
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end('}');
+      };
+      res.once('close', () => (left = 0));
+      pump();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
@@ -162,5 +193,61 @@ describe('the JWKS cache', () => {
     }
     expect(requests - before).toBe(1);
     expect(jwks.fetches()).toBe(1);
+  });
+
+  it('abandons a JWKS answer larger than its cap instead of reading it into memory', async () => {
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    keys = [{ kid: 'big', key: pair.publicKey }];
+    padding = 64 * 1024 * 1024;
+    try {
+      const jwks = createJwksCache({ uri, minRefetchIntervalMs: 0, maxBytes: 256 * 1024 });
+      const token = jwt.sign({ sub: 'x', role: 'viewer' }, pair.privateKey, { algorithm: 'RS256', keyid: 'big', expiresIn: 60 });
+      expect(await reasonOf(createJwtValidator({ jwks })(token))).toBe('unknown_kid');
+      // The client stopped reading after its cap: the server never got to send its 64 MiB.
+      expect(sent).toBeLessThan(8 * 1024 * 1024);
+    } finally {
+      padding = 0;
+    }
+  });
+
+  it('stops trusting a key the JWKS no longer lists once the keys reach their maximum age', async () => {
+    const first = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const second = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    keys = [{ kid: 'old', key: first.publicKey }];
+    let t = 1_000_000;
+    const jwks = createJwksCache({ uri, minRefetchIntervalMs: 1000, maxAgeMs: 60_000, now: () => t });
+    const validate = createJwtValidator({ jwks });
+    const old = jwt.sign({ sub: 'a', role: 'viewer' }, first.privateKey, { algorithm: 'RS256', keyid: 'old', expiresIn: 3600 });
+    await expect(validate(old)).resolves.toMatchObject({ subject: 'a' });
+    // The authorization server revokes the key: it disappears from the JWKS.
+    keys = [{ kid: 'new', key: second.publicKey }];
+    t += 20_000;
+    await expect(validate(old)).resolves.toMatchObject({ subject: 'a' }); // still young: no refetch yet
+    t += 50_000; // 70 s: past the maximum age
+    expect(await reasonOf(validate(old))).toBe('unknown_kid');
+    const fresh = jwt.sign({ sub: 'b', role: 'viewer' }, second.privateKey, { algorithm: 'RS256', keyid: 'new', expiresIn: 3600 });
+    await expect(validate(fresh)).resolves.toMatchObject({ subject: 'b' });
+  });
+
+  it('drops its keys at their maximum age when the JWKS cannot be fetched (fail closed)', async () => {
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    keys = [{ kid: 'k', key: pair.publicKey }];
+    let t = 0;
+    let reachable = true;
+    const jwks = createJwksCache({
+      uri,
+      minRefetchIntervalMs: 1000,
+      maxAgeMs: 60_000,
+      now: () => t,
+      fetch: (input, init) => (reachable ? fetch(input, init) : Promise.reject(new Error('connect ECONNREFUSED'))),
+    });
+    const validate = createJwtValidator({ jwks });
+    const token = jwt.sign({ sub: 'a', role: 'viewer' }, pair.privateKey, { algorithm: 'RS256', keyid: 'k', expiresIn: 3600 });
+    await expect(validate(token)).resolves.toMatchObject({ subject: 'a' });
+    reachable = false;
+    t += 45_000; // past half the age: a background refetch fails, the known key keeps working
+    await expect(validate(token)).resolves.toMatchObject({ subject: 'a' });
+    t += 20_000;
+    expect(await reasonOf(validate(token))).toBe('unknown_kid');
   });
 });

@@ -17,10 +17,10 @@ describe('two replicas sharing Redis', () => {
   beforeAll(async () => {
     dir = tempDir();
     pathA = join(dir.dir, 'a', 'keys.json');
-    key = createStoreKey(pathA);
+    key = await createStoreKey(pathA);
     // Replica B has its own copy of the store file, which the revocation never touches.
     const pathB = join(dir.dir, 'b', 'keys.json');
-    createStoreKey(pathB);
+    await createStoreKey(pathB);
     copyFileSync(pathA, pathB);
     const env = { REDIS_URL, MCP_REDIS_PREFIX: prefix, MCP_LOCKOUT_ATTEMPTS: '0', MCP_JWT_SECRET: JWT_SECRET };
     first = await startTestServer({ ...env, MCP_KEY_STORE: pathA });

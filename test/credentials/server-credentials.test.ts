@@ -14,7 +14,7 @@ describe('a server with a key store, JWTs and the token endpoint', () => {
   beforeAll(async () => {
     dir = tempDir();
     storePath = join(dir.dir, 'keys', 'keys.json');
-    key = createStoreKey(storePath);
+    key = await createStoreKey(storePath);
     server = await startTestServer({
       MCP_KEY_STORE: storePath,
       MCP_JWT_SECRET: JWT_SECRET,
@@ -110,7 +110,7 @@ describe('a server with a key store, JWTs and the token endpoint', () => {
   });
 
   it('refuses an expired key with the reason in the audit log only', async () => {
-    const expired = createStoreKey(storePath, { name: 'expired', ttlMs: 1 });
+    const expired = await createStoreKey(storePath, { name: 'expired', ttlMs: 1 });
     await new Promise((resolve) => setTimeout(resolve, 100));
     const response = await initialize(server.mcpUrl, { 'X-API-Key': expired.key });
     expect(response.status).toBe(401);
@@ -119,7 +119,7 @@ describe('a server with a key store, JWTs and the token endpoint', () => {
   });
 
   it('ends the access tokens of a key when the key is revoked', async () => {
-    const doomed = createStoreKey(storePath, { name: 'short-lived' });
+    const doomed = await createStoreKey(storePath, { name: 'short-lived' });
     expect(
       await eventually(
         async () => (await tokenRequest(server.url, { grant_type: 'client_credentials', client_secret: doomed.key })).status === 200,
@@ -130,7 +130,7 @@ describe('a server with a key store, JWTs and the token endpoint', () => {
       refresh_token: string;
     };
     expect((await initialize(server.mcpUrl, { Authorization: `Bearer ${issued.access_token}` })).status).toBe(200);
-    updateKeyStoreFile(storePath, (data) => revokeKey(data, doomed.id));
+    await updateKeyStoreFile(storePath, (data) => revokeKey(data, doomed.id));
     expect(
       await eventually(async () => (await initialize(server.mcpUrl, { Authorization: `Bearer ${issued.access_token}` })).status === 401),
     ).toBe(true);
@@ -138,9 +138,9 @@ describe('a server with a key store, JWTs and the token endpoint', () => {
   });
 
   it('refuses a revoked key with a reason in the audit log and none in the response', async () => {
-    const doomed = createStoreKey(storePath, { name: 'doomed' });
+    const doomed = await createStoreKey(storePath, { name: 'doomed' });
     expect(await eventually(async () => (await initialize(server.mcpUrl, { 'X-API-Key': doomed.key })).status === 200)).toBe(true);
-    updateKeyStoreFile(storePath, (data) => revokeKey(data, doomed.id));
+    await updateKeyStoreFile(storePath, (data) => revokeKey(data, doomed.id));
     expect(await eventually(async () => (await initialize(server.mcpUrl, { 'X-API-Key': doomed.key })).status === 401)).toBe(true);
     const response = await initialize(server.mcpUrl, { 'X-API-Key': doomed.key });
     expect(await response.text()).not.toMatch(/revoked|expired/);
@@ -156,7 +156,7 @@ describe('a server with a key store file others can read', () => {
     const dir = tempDir();
     try {
       const path = join(dir.dir, 'keys.json');
-      createStoreKey(path);
+      await createStoreKey(path);
       const { chmodSync } = await import('node:fs');
       chmodSync(path, 0o644);
       await expect(startTestServer({ MCP_KEY_STORE: path })).rejects.toThrow(/other users/);

@@ -14,6 +14,10 @@ export interface OwnRedis {
   port: number;
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** SIGSTOP: the process hangs with its connections open (a hung Redis, not a dead one). */
+  pause(): void;
+  /** SIGCONT after {@link OwnRedis.pause}. */
+  resume(): void;
 }
 
 /** Starts `redis-server` on a free loopback port (nothing persisted). Never touches the machine's Redis. */
@@ -48,8 +52,15 @@ export async function startOwnRedis(): Promise<OwnRedis> {
       });
       await waitFor(true);
     },
+    pause() {
+      child?.kill('SIGSTOP');
+    },
+    resume() {
+      child?.kill('SIGCONT');
+    },
     async stop() {
       if (!child) return;
+      child.kill('SIGCONT');
       const exited = new Promise((resolve) => child!.once('exit', resolve));
       child.kill('SIGKILL');
       await exited;

@@ -73,7 +73,7 @@ describe.each([
   beforeAll(async () => {
     dir = tempDir();
     const storePath = join(dir.dir, 'keys.json');
-    createStoreKey(storePath);
+    await createStoreKey(storePath);
     server = await startTestServer(
       mode === 'production'
         ? {

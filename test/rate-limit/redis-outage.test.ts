@@ -1,4 +1,5 @@
 import { MCP_POST_HEADERS, TEST_TOKEN, openSessionToken, startTestServer, type TestServer } from '../helpers/server.js';
+import { createRedisStore } from '../../src/stores/redis.js';
 import { startOwnRedis, uniquePrefix, type OwnRedis } from '../helpers/redis.js';
 
 const echo = (id: number) =>
@@ -112,6 +113,89 @@ describe('a Redis that is down at start-up', () => {
     } finally {
       await server.stop();
       await redis.stop();
+    }
+  }, 30_000);
+});
+
+describe('a hung Redis (stopped with SIGSTOP, connection open)', () => {
+  let redis: OwnRedis;
+  let server: TestServer;
+  beforeAll(async () => {
+    redis = await startOwnRedis();
+    server = await startTestServer({
+      REDIS_URL: redis.url,
+      MCP_REDIS_PREFIX: uniquePrefix('hung'),
+      MCP_SESSION_MODE: 'stateless',
+    });
+  });
+  afterAll(async () => {
+    redis.resume();
+    await server.stop();
+    await redis.stop();
+  });
+
+  it('is reported by /ready within the probe deadline, and requests stop waiting for it', async () => {
+    expect(await post(server, 1)).toBe(200);
+    redis.pause();
+    // The probe result is cached for a second: wait for the first probe after the pause.
+    let probed = await ready(server);
+    const deadline = Date.now() + 5000;
+    while (probed.body.checks.store!.status === 'ok' && Date.now() < deadline) probed = await ready(server);
+    expect(probed.status).toBe(200);
+    expect(probed.body.checks.store!.status).toBe('degraded');
+    const started = performance.now();
+    const readyAgain = await ready(server);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(readyAgain.body.checks.store!.status).toBe('degraded');
+
+    // Requests no longer wait 500 ms per Redis command: limits count locally at once.
+    const timings: number[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const begin = performance.now();
+      expect(await post(server, 10 + i)).toBe(200);
+      timings.push(performance.now() - begin);
+    }
+    expect(Math.max(...timings)).toBeLessThan(400);
+
+    redis.resume();
+    await until(async () => (await ready(server)).body.checks.store!.status === 'ok');
+    expect(await post(server, 20)).toBe(200);
+  }, 30_000);
+});
+
+describe('the lockout during a Redis outage', () => {
+  let redis: OwnRedis;
+  let server: TestServer;
+  const prefix = uniquePrefix('lockout-outage');
+  beforeAll(async () => {
+    redis = await startOwnRedis();
+    server = await startTestServer({
+      REDIS_URL: redis.url,
+      MCP_REDIS_PREFIX: prefix,
+      MCP_SESSION_MODE: 'stateless',
+      MCP_LOCKOUT_ATTEMPTS: '3',
+    });
+  });
+  afterAll(async () => {
+    await server.stop();
+    await redis.stop();
+  });
+
+  it('counts locally, locks, and keeps the lock (in Redis too) once Redis is back', async () => {
+    await redis.stop();
+    expect(await post(server, 1)).toBe(200); // degraded, not refused
+    const wrong = { Authorization: 'Bearer wrong-token-0123456789abcdef' };
+    for (let i = 0; i < 3; i += 1) expect(await post(server, 2 + i, wrong)).toBe(401);
+    expect(await post(server, 5)).toBe(429);
+
+    await redis.start();
+    await until(async () => (await ready(server)).body.checks.store!.status === 'ok');
+    expect(await post(server, 6)).toBe(429);
+    const check = await createRedisStore({ url: redis.url, prefix });
+    try {
+      expect(await check.get('lockout:lock:ip:127.0.0.1')).toBeDefined();
+    } finally {
+      await check.shutdown();
     }
   }, 30_000);
 });

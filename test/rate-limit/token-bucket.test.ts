@@ -59,12 +59,14 @@ describe('the resilient store', () => {
       get: guard(inner.get),
       set: guard(inner.set),
       setIfAbsent: guard(inner.setIfAbsent),
+      setIfPresent: guard(inner.setIfPresent),
       delete: guard(inner.delete),
       increment: guard(inner.increment),
       take: guard(inner.take),
       publish: guard(inner.publish),
       subscribe: guard(inner.subscribe),
       healthy: () => state.up,
+      ping: async () => state.up,
       shutdown: inner.shutdown,
     });
   }

@@ -37,6 +37,22 @@ describe.each([
     expect(['1', '2']).toContain(await store.get('k'));
   });
 
+  it('sets a key with setIfPresent only while it exists, never re-creating a deleted one', async () => {
+    expect(await store.setIfPresent('family', 'x', 10_000)).toBe(false);
+    expect(await store.get('family')).toBeUndefined();
+    await store.set('family', 'one', 10_000);
+    expect(await store.setIfPresent('family', 'two', 10_000)).toBe(true);
+    expect(await store.get('family')).toBe('two');
+    await store.delete('family');
+    expect(await store.setIfPresent('family', 'three', 10_000)).toBe(false);
+    expect(await store.get('family')).toBeUndefined();
+  });
+
+  it('answers a ping within its deadline', async () => {
+    await waitFor(() => store.healthy());
+    expect(await store.ping(1000)).toBe(true);
+  });
+
   it('counts hits in a window and reports when it resets', async () => {
     const first = await store.increment('c', 60_000);
     const second = await store.increment('c', 60_000);

@@ -16,7 +16,8 @@ const USAGE = `Usage: mcp-guard keys <create|list|revoke|rotate> [options]
   create --name <name> --role <role> [--env live|test] [--tenant <t>] [--permissions a,b]
          [--cidr 10.0.0.0/8,...] [--ttl 90d]     prints the new key once
   list   [--json]                                 never prints a secret
-  revoke <id>                                     with REDIS_URL set, every replica refuses it at once
+  revoke <id>                                     with REDIS_URL set, every replica refuses it at once;
+                                                  exit code 3: revoked in the file, but Redis did not answer
   rotate <id> [--overlap 24h]                     new key; the old one stays valid for the overlap
 
   --store <path>  the key-store file (default MCP_KEY_STORE)
@@ -45,14 +46,23 @@ async function recordAudit(io: CliIo, event: AuditEventInput): Promise<void> {
   }
 }
 
+/** What became of the revocation marker in Redis. */
+type SharedOutcome = 'shared' | 'no_redis' | 'redis_unreachable';
+
+/** Exit code of `keys revoke` when the file says revoked but Redis could not be told. */
+export const EXIT_REVOKED_NOT_SHARED = 3;
+
 /** Writes the revocation to the shared store so every replica refuses the key on its next request. */
-async function broadcastRevocation(io: CliIo, id: string, ttlMs: number): Promise<boolean> {
+async function broadcastRevocation(io: CliIo, id: string, ttlMs: number): Promise<SharedOutcome> {
   const url = io.env.REDIS_URL;
-  if (!url) return false;
+  if (!url) return 'no_redis';
   const store = await createRedisStore({ url, prefix: io.env.MCP_REDIS_PREFIX || 'mcp-guard:' });
   try {
     await createRevocationList(store).revoke(id, ttlMs);
-    return true;
+    return 'shared';
+  } catch {
+    // Never the error itself: it may quote the URL, which can hold a password.
+    return 'redis_unreachable';
   } finally {
     await store.shutdown();
   }
@@ -115,7 +125,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     const cidrs = list(values.cidr);
     compileCidrs(cidrs);
     const ttlMs = durationOption(values.ttl, 'ttl');
-    const { key, record } = updateKeyStoreFile(path, (data) =>
+    const { key, record } = await updateKeyStoreFile(path, (data) =>
       addKey(data, {
         name: values.name!,
         role: values.role!,
@@ -140,21 +150,30 @@ async function run(args: string[], io: CliIo): Promise<number> {
   const id = positionals[0];
   if (!id) throw new Error(`${action} needs the key id (see keys list)`);
   if (action === 'revoke') {
-    const record = updateKeyStoreFile(path, (data) => revokeKey(data, id));
+    const record = await updateKeyStoreFile(path, (data) => revokeKey(data, id));
     const ttlMs = record.expiresAt ? Date.parse(record.expiresAt) - Date.now() : MAX_REVOCATION_TTL_MS;
     const shared = await broadcastRevocation(io, id, ttlMs);
+    const failed = shared === 'redis_unreachable';
     await recordAudit(io, {
       type: 'key.revoked',
       action: 'keys revoke',
       actor,
-      outcome: { status: 'success' },
-      details: { keyId: id, shared },
+      outcome: failed ? { status: 'error', code: 'redis_unreachable' } : { status: 'success' },
+      details: { keyId: id, file: true, shared: shared === 'shared' },
     });
-    io.stdout(`Revoked API key ${id}${shared ? ' (announced to every replica through Redis)' : ''}.\n`);
+    if (failed) {
+      io.stderr(
+        `Revoked API key ${id} in the key store file, but Redis did not answer: the revocation was NOT written there.\n` +
+          'Servers that read this file refuse the key once they reload it; replicas with their own copy of the file keep\n' +
+          `accepting it. Run "mcp-guard keys revoke ${id}" again once Redis answers.\n`,
+      );
+      return EXIT_REVOKED_NOT_SHARED;
+    }
+    io.stdout(`Revoked API key ${id}${shared === 'shared' ? ' (announced to every replica through Redis)' : ''}.\n`);
     return 0;
   }
   const overlapMs = durationOption(values.overlap, 'overlap') ?? 24 * 3_600_000;
-  const { key, record, old } = updateKeyStoreFile(path, (data) => rotateKey(data, id, overlapMs));
+  const { key, record, old } = await updateKeyStoreFile(path, (data) => rotateKey(data, id, overlapMs));
   await recordAudit(io, {
     type: 'key.rotated',
     action: 'keys rotate',
