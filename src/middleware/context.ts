@@ -41,8 +41,8 @@ export function requestActor(req: Request): {
     actor: {
       ...(principal ? { principalId: principal.id, role: principal.role, authMethod: principal.authMethod } : {}),
       ...(req.ip ? { ip: req.ip } : {}),
-      // eslint-disable-next-line no-control-regex
-      ...(agent ? { userAgent: agent.slice(0, MAX_AGENT).replace(/[\u0000-\u001f\u007f]/g, '') } : {}),
+      // Control characters are replaced where every audit field is cleaned (cleanAuditText).
+      ...(agent ? { userAgent: agent.slice(0, MAX_AGENT) } : {}),
     },
     context: {
       ...(req.guard?.requestId ? { requestId: req.guard.requestId } : {}),
