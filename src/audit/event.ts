@@ -23,6 +23,9 @@ export const AUDIT_EVENT_TYPES = [
   'config.loaded',
   'config.changed',
   'audit.overflow',
+  'audit.summary',
+  'audit.budget_reached',
+  'audit.resumed',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
