@@ -1,5 +1,7 @@
 import express, { type Express } from 'express';
-import { createJsonlAuditLogger, type JsonlAuditLogger } from './audit/jsonl-writer.js';
+import { createJsonlAuditLogger } from './audit/jsonl-writer.js';
+import { createAuditTrailMetrics } from './audit/metrics.js';
+import { createRefusalAggregator } from './audit/refusals.js';
 import { createAuditExporter, type AuditExporter } from './audit/exporter.js';
 import { datadogSink, splunkSink, sumoSink, webhookSink, type AuditSink } from './audit/sinks/index.js';
 import { createNullAuditLogger, type AuditLogger } from './audit/types.js';
@@ -140,17 +142,17 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
   }
   const logger = deps.logger ?? createSilentLogger();
   const metrics = deps.metrics ?? createGuardMetrics();
-  const store =
-    deps.store ?? (config.redis.url ? await createRedisStore({ url: config.redis.url, prefix: config.redis.prefix }) : createMemoryStore());
-  const audit =
-    deps.audit ??
-    (config.audit.enabled
+  // The trail first: a second replica on the same audit directory is refused before anything else opens.
+  const trail =
+    config.audit.enabled && !deps.audit
       ? createJsonlAuditLogger({
           dir: config.audit.dir,
           fsync: config.audit.fsync,
           maxFileBytes: config.audit.maxFileBytes,
           rotateDaily: config.audit.rotateDaily,
           retentionDays: config.audit.retentionDays,
+          maxDirBytes: config.audit.maxDirBytes,
+          checkpointIntervalMs: config.audit.checkpointIntervalMs,
           ...(config.audit.hmacKey ? { hmacKey: config.audit.hmacKey } : {}),
           onWrite: (event) => metrics.auditEvents.inc({ type: event.type }),
           onError: (error) => {
@@ -158,10 +160,30 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
             logger.error('audit write failed', { error: describeError(error) });
           },
         })
-      : createNullAuditLogger());
+      : undefined;
+  const trailMetrics = trail ? createAuditTrailMetrics({ registry: metrics.registry, trail }) : undefined;
+  const { refusals } = config.audit;
+  const audit =
+    deps.audit ??
+    (trail && refusals.windowMs > 0
+      ? createRefusalAggregator({
+          audit: trail,
+          windowMs: refusals.windowMs,
+          inFull: refusals.inFull,
+          onSuppressed: trailMetrics?.countSuppressed,
+        })
+      : (trail ?? createNullAuditLogger()));
+  const store =
+    deps.store ??
+    (config.redis.url
+      ? await createRedisStore({ url: config.redis.url, prefix: config.redis.prefix }).catch(async (error: unknown) => {
+          await audit.close(); // releases the trail's lock
+          throw error;
+        })
+      : createMemoryStore());
   const sessionTokens = config.auth.sessionTokens.enabled ? createSessionTokenStore(store) : undefined;
   const exporter = config.audit.enabled && !deps.audit ? startAuditExport(config, audit, metrics, logger) : undefined;
-  if ('head' in audit) metrics.auditHeadTime.read = () => (audit as JsonlAuditLogger).head().time;
+  if (trail) metrics.auditHeadTime.read = () => trail.head().time;
   // Rate-limit counters live apart from security state, so a flood of distinct clients can only
   // evict counters, never a session token or a revocation. On Redis they degrade to local counters
   // while Redis is unreachable; everything else fails closed.
