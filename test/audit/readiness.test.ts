@@ -46,7 +46,7 @@ describe('readiness while the audit trail cannot be written', () => {
   });
 
   it('answers /ready 503 while writes fail with ENOSPC although the file still opens, and recovers', async () => {
-    server = await startTestServer();
+    server = await startTestServer({ MCP_RATE_LIMIT: '2' });
     const trail = join(server.auditDir, 'audit.jsonl');
     renameSync(trail, `${trail}.saved`);
     symlinkSync('/dev/full', trail); // opens fine, every write fails with ENOSPC: a full disk
@@ -56,6 +56,9 @@ describe('readiness while the audit trail cannot be written', () => {
     expect(down.status).toBe(503);
     expect(down.body.checks.audit.status).toBe('down');
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
+    // A rate-limit refusal grants nothing: it is still sent while its record cannot be written.
+    expect((await initialize(server)).status).toBe(503);
+    expect((await initialize(server)).status).toBe(429);
 
     rmSync(trail);
     renameSync(`${trail}.saved`, trail);
