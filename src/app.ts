@@ -117,10 +117,14 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
   const { toolset, policy } = loadToolset(config);
   const logger = deps.logger ?? createSilentLogger();
   const metrics = deps.metrics ?? createGuardMetrics({ tools: Object.keys(policy.tools) });
-  const stores = await openStores(config, metrics, logger, deps.store);
-  const { store } = stores;
+  // The trail first: a second replica on the same audit directory is refused before anything else opens.
   const trail = openAudit(config, metrics, logger, deps.audit);
   const { audit } = trail;
+  const stores = await openStores(config, metrics, logger, deps.store).catch(async (error: unknown) => {
+    await trail.close(); // releases the trail's lock
+    throw error;
+  });
+  const { store } = stores;
   const sessionTokens = config.auth.sessionTokens.enabled ? createSessionTokenStore(store) : undefined;
 
   // A hung Redis keeps its connection open: readiness pings it with a deadline instead of trusting the socket.

@@ -73,6 +73,9 @@ export type { Logger, LoggerOptions } from './logging/logger.js';
 
 export { createJsonlAuditLogger } from './audit/jsonl-writer.js';
 export type { JsonlAuditOptions, JsonlAuditLogger } from './audit/jsonl-writer.js';
+export { createRefusalAggregator } from './audit/refusals.js';
+export type { RefusalAggregator, RefusalAggregatorOptions } from './audit/refusals.js';
+export { AuditTrailError } from './audit/errors.js';
 export type { AuditLogger } from './audit/types.js';
 export type { AuditEvent, AuditEventInput } from './audit/event.js';
 

@@ -1,5 +1,7 @@
 import { createAuditExporter, type AuditExporter } from '../audit/exporter.js';
-import { createJsonlAuditLogger, type JsonlAuditLogger } from '../audit/jsonl-writer.js';
+import { createJsonlAuditLogger } from '../audit/jsonl-writer.js';
+import { createAuditTrailMetrics } from '../audit/metrics.js';
+import { createRefusalAggregator } from '../audit/refusals.js';
 import { datadogSink, splunkSink, sumoSink, webhookSink, type AuditSink } from '../audit/sinks/index.js';
 import { createNullAuditLogger, type AuditLogger } from '../audit/types.js';
 import type { GuardConfig } from '../config/config.js';
@@ -50,17 +52,22 @@ function startAuditExport(config: GuardConfig, audit: AuditLogger, metrics: Guar
   });
 }
 
-/** Opens the hash-chained JSONL trail (or uses `given`) and starts its SIEM export. */
+/**
+ * Opens the hash-chained JSONL trail (or uses `given`): it takes the
+ * directory's lock (a second writer is refused), refusals go through the
+ * aggregator, and the SIEM export starts.
+ */
 export function openAudit(config: GuardConfig, metrics: GuardMetrics, logger: Logger, given?: AuditLogger): AppAudit {
-  const audit =
-    given ??
-    (config.audit.enabled
+  const trail =
+    config.audit.enabled && !given
       ? createJsonlAuditLogger({
           dir: config.audit.dir,
           fsync: config.audit.fsync,
           maxFileBytes: config.audit.maxFileBytes,
           rotateDaily: config.audit.rotateDaily,
           retentionDays: config.audit.retentionDays,
+          maxDirBytes: config.audit.maxDirBytes,
+          checkpointIntervalMs: config.audit.checkpointIntervalMs,
           ...(config.audit.hmacKey ? { hmacKey: config.audit.hmacKey } : {}),
           onWrite: (event) => metrics.auditEvents.inc({ type: event.type }),
           onError: (error) => {
@@ -68,9 +75,21 @@ export function openAudit(config: GuardConfig, metrics: GuardMetrics, logger: Lo
             logger.error('audit write failed', { error: describeError(error) });
           },
         })
-      : createNullAuditLogger());
-  const exporter = config.audit.enabled && !given ? startAuditExport(config, audit, metrics, logger) : undefined;
-  if ('head' in audit) metrics.auditHeadTime.read = () => (audit as JsonlAuditLogger).head().time;
+      : undefined;
+  const trailMetrics = trail ? createAuditTrailMetrics({ registry: metrics.registry, trail }) : undefined;
+  const { refusals } = config.audit;
+  const audit =
+    given ??
+    (trail && refusals.windowMs > 0
+      ? createRefusalAggregator({
+          audit: trail,
+          windowMs: refusals.windowMs,
+          inFull: refusals.inFull,
+          onSuppressed: trailMetrics?.countSuppressed,
+        })
+      : (trail ?? createNullAuditLogger()));
+  const exporter = trail ? startAuditExport(config, audit, metrics, logger) : undefined;
+  if (trail) metrics.auditHeadTime.read = () => trail.head().time;
   return {
     audit,
     exporter,

@@ -23,11 +23,31 @@ export const AUDIT_EVENT_TYPES = [
   'config.loaded',
   'config.changed',
   'audit.overflow',
+  'audit.summary',
+  'audit.budget_reached',
+  'audit.resumed',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
-const short = (max: number) => z.string().max(max);
+// Characters that change how a line reads once the record is parsed and shown: C0 controls
+// (newline, ESC, ...), DEL, C1 controls (0x80-0x9f, which some terminals obey), the Unicode line
+// and paragraph separators, and bidirectional embeddings, overrides and isolates.
+// eslint-disable-next-line no-control-regex
+const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Replaces every control character (C0, DEL, C1), line or paragraph separator
+ * and bidirectional override in a value bound for the audit trail with U+FFFD.
+ * Replaced, not removed, so `ad\u0000min` never reads as `admin`; one for one,
+ * so a value never outgrows its field's limit. Every text field of an audit
+ * event passes through it: methods, tool names, JWT claims, the User-Agent.
+ */
+export function cleanAuditText(value: string): string {
+  return value.replace(UNSAFE_TEXT, '\ufffd');
+}
+
+const short = (max: number) => z.string().max(max).transform(cleanAuditText);
 
 /** Who did it. Never a credential: `principalId` is the credential's id, not its secret. */
 export const auditActorSchema = z
@@ -71,7 +91,7 @@ export const auditEventInputSchema = z
     actor: auditActorSchema.default({}),
     outcome: auditOutcomeSchema,
     context: auditContextSchema.default({}),
-    details: z.record(z.string(), z.union([z.string().max(1024), z.number(), z.boolean(), z.null()])).optional(),
+    details: z.record(z.string(), z.union([short(1024), z.number(), z.boolean(), z.null()])).optional(),
   })
   .strict();
 

@@ -24,11 +24,11 @@ export function rotatedName(stream: string, firstSeq: number, at: Date): string 
   return `${stream}-${String(firstSeq).padStart(12, '0')}-${stamp}.jsonl`;
 }
 
-/** Names of the audit streams present in `dir` (`audit`, `cli`, ...). */
+/** Names of the audit streams present in `dir` (`audit`, `cli`, ...): with files, or only a checkpoint left. */
 export function streamsIn(dir: string): string[] {
   const streams = new Set<string>();
   for (const name of readdirSync(dir)) {
-    const match = /^([A-Za-z0-9_]+)(?:-\d{12}-\d{8}T\d{6}Z)?\.jsonl$/.exec(name);
+    const match = /^([A-Za-z0-9_]+)(?:(?:-\d{12}-\d{8}T\d{6}Z)?\.jsonl|\.checkpoint\.json)$/.exec(name);
     if (match) streams.add(match[1]!);
   }
   return [...streams].sort();

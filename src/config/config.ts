@@ -139,6 +139,11 @@ export interface GuardConfig {
     retentionDays: number;
     /** Most bytes a SIEM sink may fall behind the trail. */
     spoolMaxBytes: number;
+    /** Byte budget of the audit directory; 0: none. */
+    maxDirBytes: number;
+    checkpointIntervalMs: number;
+    /** Refusals (401, 429, 403) per source and reason written in full per window; the rest are counted. windowMs 0: all in full. */
+    refusals: { windowMs: number; inFull: number };
     siem: {
       splunk: { url: string; token: string } | undefined;
       datadog: { url: string | undefined; apiKey: string } | undefined;
@@ -307,6 +312,9 @@ export function buildConfig(
       rotateDaily: env.MCP_AUDIT_ROTATE_DAILY,
       retentionDays: env.MCP_AUDIT_RETENTION_DAYS,
       spoolMaxBytes: env.MCP_AUDIT_SPOOL_MAX_BYTES,
+      maxDirBytes: env.MCP_AUDIT_MAX_DIR_SIZE,
+      checkpointIntervalMs: env.MCP_AUDIT_CHECKPOINT_INTERVAL,
+      refusals: { windowMs: env.MCP_AUDIT_REFUSAL_WINDOW, inFull: env.MCP_AUDIT_REFUSALS_IN_FULL },
       siem: buildSiem(env, problems),
     },
     mcp: {

@@ -78,6 +78,13 @@ export const envSchema = z.object({
   MCP_AUDIT_ROTATE_DAILY: envBool(true),
   MCP_AUDIT_RETENTION_DAYS: envInt(0, 0, 36_500),
   MCP_AUDIT_SPOOL_MAX_BYTES: envBytes(64 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024 * 1024),
+  MCP_AUDIT_MAX_DIR_SIZE: envBytes(0, 0, 2 ** 50).refine(
+    (bytes) => bytes === 0 || bytes >= 1024 * 1024,
+    'must be 0 (no budget) or at least 1mb',
+  ),
+  MCP_AUDIT_CHECKPOINT_INTERVAL: envDuration(10_000, 1_000, 3_600_000),
+  MCP_AUDIT_REFUSAL_WINDOW: envDuration(60_000, 0, 3_600_000).refine((ms) => ms === 0 || ms >= 1_000, 'must be 0 (off) or at least 1s'),
+  MCP_AUDIT_REFUSALS_IN_FULL: envInt(10, 0, 100_000),
   MCP_SIEM_SPLUNK_URL: z.url({ protocol: /^https?$/ }).optional(),
   MCP_SIEM_SPLUNK_TOKEN: envSecret(1),
   MCP_SIEM_DATADOG_URL: z.url({ protocol: /^https?$/ }).optional(),

@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import type { AuthInfo } from '@modelcontextprotocol/server';
+import { cleanAuditText } from '../audit/event.js';
 import type { Principal } from '../core/principal.js';
 
 /** The MCP protocol era of a request: 2026-07-28 and later (`modern`) or 2025 (`legacy`). */
@@ -60,12 +61,6 @@ export function guardState(req: Request): GuardRequestState {
 
 const MAX_AGENT = 256;
 
-/** A client-chosen string cut to `max` characters, without control characters. */
-function clean(value: string, max: number): string {
-  // eslint-disable-next-line no-control-regex
-  return value.slice(0, max).replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
-}
-
 /** The audit actor and context of a request: who, from where, in which request. */
 export function requestActor(req: Request): {
   actor: { principalId?: string; role?: string; authMethod?: string; ip?: string; userAgent?: string };
@@ -87,14 +82,15 @@ export function requestActor(req: Request): {
     actor: {
       ...(principal ? { principalId: principal.id, role: principal.role, authMethod: principal.authMethod } : {}),
       ...(req.ip ? { ip: req.ip } : {}),
-      ...(agent ? { userAgent: clean(agent, MAX_AGENT) } : {}),
+      // Control characters are replaced where every audit field is cleaned (cleanAuditText).
+      ...(agent ? { userAgent: agent.slice(0, MAX_AGENT) } : {}),
     },
     context: {
       ...(req.guard?.requestId ? { requestId: req.guard.requestId } : {}),
       ...(principal?.tenant ? { tenant: principal.tenant } : {}),
       ...(typeof session === 'string' && /^[\x21-\x7e]{1,128}$/.test(session) ? { sessionId: session } : {}),
-      ...(mcp?.method !== undefined ? { mcpMethod: clean(mcp.method, 128) } : {}),
-      ...(mcp?.name !== undefined ? { mcpName: clean(mcp.name, 256) } : {}),
+      ...(mcp?.method !== undefined ? { mcpMethod: cleanAuditText(mcp.method.slice(0, 128)) } : {}),
+      ...(mcp?.name !== undefined ? { mcpName: cleanAuditText(mcp.name.slice(0, 256)) } : {}),
       ...(mcp?.traceparent !== undefined ? { traceparent: mcp.traceparent } : {}),
     },
   };

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, utimesSync, writeFileSync, appendFileSync } 
 import { join } from 'node:path';
 import { createJsonlAuditLogger, type JsonlAuditOptions } from '../../src/audit/jsonl-writer.js';
 import { verifyAuditDir } from '../../src/audit/verify.js';
-import { runCli } from '../../src/cli/index.js';
+import { auditCommand } from '../../src/cli/commands/audit.js';
 import { tempDir } from '../helpers/server.js';
 
 const event = (n: number) => ({ type: 'tool.call' as const, action: `tools/call echo ${n}`, outcome: { status: 'success' as const } });
@@ -31,11 +31,11 @@ describe('the audit hash chain', () => {
     expect(report).toMatchObject({ stream: 'audit', records: 10, firstSeq: 1, lastSeq: 10, anchored: false, break: undefined });
   });
 
-  it('reports an edited record at its line', () => {
+  it('reports an edited record at its line as edited, even verified without a key', () => {
     const lines = linesOf(current(dir.dir));
     lines[4] = lines[4]!.replace('echo 5', 'echo 6');
     writeLines(current(dir.dir), lines);
-    expect(firstBreak(dir.dir)).toMatchObject({ line: 5, seq: 5, reason: 'wrong_key' });
+    expect(firstBreak(dir.dir)).toMatchObject({ line: 5, seq: 5, reason: 'edited' });
   });
 
   it('reports a deleted record where the gap is', () => {
@@ -69,13 +69,13 @@ describe('the audit hash chain', () => {
   it('mcp-guard audit verify exits 0 on an intact trail and 1 with the place of the break', async () => {
     const out: string[] = [];
     const io = { stdout: (text: string) => out.push(text), stderr: (text: string) => out.push(text), env: {} };
-    expect(await runCli(['audit', 'verify', dir.dir], io)).toBe(0);
+    expect(await auditCommand.run(['verify', dir.dir], io)).toBe(0);
     expect(out.join('')).toContain('audit: OK, 10 records');
     const lines = linesOf(current(dir.dir));
     lines.splice(7, 1);
     writeLines(current(dir.dir), lines);
     out.length = 0;
-    expect(await runCli(['audit', 'verify', dir.dir], io)).toBe(1);
+    expect(await auditCommand.run(['verify', dir.dir], io)).toBe(1);
     expect(out.join('')).toMatch(/BROKEN at audit\.jsonl:8 \(seq 9\): deleted/);
   });
 });
@@ -87,6 +87,7 @@ describe('a keyed audit chain', () => {
     await writeTrail(dir.dir, 3, { hmacKey: key });
     expect(verifyAuditDir(dir.dir, Buffer.from(key))[0]!.break).toBeUndefined();
     expect(verifyAuditDir(dir.dir)[0]!.break).toMatchObject({ reason: 'wrong_key' });
+    expect(verifyAuditDir(dir.dir, Buffer.from(`${key}-not-it`))[0]!.break).toMatchObject({ line: 1, reason: 'wrong_key' });
     // Someone without the key edits a record and re-hashes the chain with plain SHA-256.
     const rebuilt = tempDir();
     await writeTrail(rebuilt.dir, 3);
@@ -105,7 +106,9 @@ describe('rotation and retention', () => {
     now = new Date('2026-03-02T00:01:00Z');
     for (let i = 41; i <= 45; i += 1) await audit.record(event(i));
     await audit.close();
-    const files = readdirSync(dir.dir).sort();
+    const files = readdirSync(dir.dir)
+      .filter((name) => name.endsWith('.jsonl'))
+      .sort();
     expect(files.length).toBeGreaterThan(2);
     expect(verifyAuditDir(dir.dir)[0]).toMatchObject({ records: 45, break: undefined });
     // A record moved from one file to the next breaks it.
@@ -126,7 +129,9 @@ describe('rotation and retention', () => {
   it('deletes only rotated files older than the retention, and what is left still verifies', async () => {
     const dir = tempDir();
     await writeTrail(dir.dir, 60, { maxFileBytes: 4096 });
-    const rotated = readdirSync(dir.dir).filter((name) => name !== 'audit.jsonl').sort();
+    const rotated = readdirSync(dir.dir)
+      .filter((name) => name.endsWith('.jsonl') && name !== 'audit.jsonl')
+      .sort();
     expect(rotated.length).toBeGreaterThanOrEqual(2);
     const old = Date.now() / 1000 - 10 * 86_400;
     utimesSync(join(dir.dir, rotated[0]!), old, old);

@@ -57,7 +57,7 @@ describe('the request log', () => {
     await fetch(`http://127.0.0.1:${(server.address() as { port: number }).port}/mcp`, { method: 'POST' });
     await finished;
     server.close();
-    expect(JSON.parse(lines[0]!)).toMatchObject({ mcpMethod: 'tools/call', mcpName: 'kv[31m_set' });
+    expect(JSON.parse(lines[0]!)).toMatchObject({ mcpMethod: 'tools/call', mcpName: 'kv\ufffd[31m_set' });
   });
 
   it('does nothing when the level is above http', () => {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { createJsonlAuditLogger } from '../../audit/jsonl-writer.js';
+import { openJsonlAuditLogger } from '../../audit/jsonl-writer.js';
 import type { AuditEventInput } from '../../audit/event.js';
 import { parseDuration } from '../../config/env-types.js';
 import { BUILT_IN_ROLES } from '../../core/permissions.js';
@@ -10,6 +10,7 @@ import { createRevocationList, MAX_REVOCATION_TTL_MS } from '../../credentials/r
 import { describeError } from '../../logging/redact.js';
 import { createRedisStore } from '../../stores/redis.js';
 import type { CliCommand, CliIo } from '../command.js';
+import { auditKeyOf } from './audit.js';
 
 const USAGE = `Usage: mcp-guard keys <create|list|revoke|rotate> [options]
 
@@ -38,7 +39,8 @@ function durationOption(value: string | undefined, name: string): number | undef
 
 async function recordAudit(io: CliIo, event: AuditEventInput): Promise<void> {
   if (['false', '0', 'no', 'off'].includes((io.env.MCP_AUDIT_ENABLED ?? '').toLowerCase())) return;
-  const audit = createJsonlAuditLogger({ dir: io.env.MCP_AUDIT_DIR || './audit', stream: 'cli' });
+  const hmacKey = auditKeyOf(io.env);
+  const audit = await openJsonlAuditLogger({ dir: io.env.MCP_AUDIT_DIR || './audit', stream: 'cli', ...(hmacKey ? { hmacKey } : {}) });
   try {
     await audit.record(event);
   } finally {
