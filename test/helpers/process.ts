@@ -16,11 +16,18 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
+/** How to start the process: node options before the script, and its working directory. */
+export interface StartOptions {
+  nodeArgs?: string[];
+  cwd?: string;
+}
+
 /** Spawns `node dist/main.js` with `env` (plus PATH) and waits for its "listening" line. */
-export function startProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [MAIN], {
+export function startProcess(env: Record<string, string>, { nodeArgs = [], cwd }: StartOptions = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, MAIN], {
     env: { PATH: process.env.PATH ?? '', MCP_PORT: '0', MCP_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(cwd ? { cwd } : {}),
   });
   const lines: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
