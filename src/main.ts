@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createApp, type GuardApp } from './app.js';
 import type { GuardConfig } from './config/config.js';
 import { ConfigError, loadConfig } from './config/load.js';
@@ -116,5 +117,19 @@ export async function runServer(env: NodeJS.ProcessEnv = process.env): Promise<v
   process.once('SIGINT', onSignal);
 }
 
-const entry = process.argv[1];
-if (entry && import.meta.url === pathToFileURL(entry).href) void runServer();
+/**
+ * True when `entry` (the script node was started with, `process.argv[1]`) is
+ * the module at `moduleUrl`, also through a symbolic link such as npm's
+ * `node_modules/.bin/mcp-guard`: the guard of the server and CLI entry
+ * modules, so that importing either runs nothing.
+ */
+export function isEntryPoint(entry: string | undefined, moduleUrl: string): boolean {
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(moduleUrl));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint(process.argv[1], import.meta.url)) void runServer();

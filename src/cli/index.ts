@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { isEntryPoint } from '../main.js';
 import type { CliCommand, CliIo } from './command.js';
 import { auditCommand } from './commands/audit.js';
 import { keysCommand } from './commands/keys.js';
@@ -28,20 +27,6 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return 2;
   }
   return command.run(args, io);
-}
-
-/**
- * True when `entry` (the script node was started with, `process.argv[1]`) is
- * the module at `moduleUrl`, also through a symbolic link such as npm's
- * `node_modules/.bin/mcp-guard`. Importing the CLI module must run nothing.
- */
-export function isEntryPoint(entry: string | undefined, moduleUrl: string): boolean {
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(moduleUrl));
-  } catch {
-    return false;
-  }
 }
 
 if (isEntryPoint(process.argv[1], import.meta.url)) {

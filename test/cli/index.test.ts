@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { isEntryPoint, runCli } from '../../src/cli/index.js';
+import { runCli } from '../../src/cli/index.js';
+import { isEntryPoint } from '../../src/main.js';
 import { tempDir } from '../helpers/server.js';
 
 const BUILT_CLI = fileURLToPath(new URL('../../dist/cli/index.js', import.meta.url));
