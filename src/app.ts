@@ -22,6 +22,7 @@ import { createGuardMetrics, type GuardMetrics } from './metrics/guard-metrics.j
 import { requestActor } from './middleware/context.js';
 import { createRequestLog } from './middleware/request-log.js';
 import { createNotFound } from './middleware/error-handler.js';
+import { createProbeMarker } from './middleware/probe.js';
 import { createHealthRoute } from './routes/health.js';
 import { createLiveMetricsRoute, createMetricsRoute } from './routes/metrics.js';
 import { createReadyRoute, type ReadinessCheck } from './routes/ready.js';
@@ -324,6 +325,9 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     if (phase === 'stopping') res.setHeader('Connection', 'close');
     next();
   });
+  // Docker and Kubernetes probes name the container's address in Host; marked here, they pass the
+  // Host allowlist on /health and /ready only, and only when nothing in them looks like a browser.
+  app.get(['/health', '/ready'], createProbeMarker());
   app.use(...stack.perimeter, createRequestLog({ logger }));
 
   app.get('/health', createHealthRoute());
