@@ -66,7 +66,7 @@ describe('the Dockerfile', () => {
   });
 
   it('leaves the port to MCP_PORT, then a platform PORT, then 3000', () => {
-    const env = { ...imageEnv(), MCP_AUTH_TOKEN: TEST_TOKEN };
+    const env: Record<string, string | undefined> = { ...imageEnv(), MCP_AUTH_TOKEN: TEST_TOKEN };
     expect(env.MCP_PORT).toBeUndefined();
     expect(env.PORT).toBeUndefined();
     expect(loadConfig(env).server).toMatchObject({ host: '0.0.0.0', port: 3000 });
