@@ -32,7 +32,7 @@ import { createMemoryStore } from './stores/memory.js';
 import { createRedisStore } from './stores/redis.js';
 import { createResilientStore } from './stores/resilient.js';
 import { createLimiterStore } from './middleware/rate-limit/store-adapter.js';
-import { createSessionTokenStore } from './stores/session-tokens.js';
+import { createSessionTokenStore, holdSessionToken } from './stores/session-tokens.js';
 import type { StateStore } from './stores/types.js';
 
 /** Things the app uses that a caller may provide (tests, embedding). */
@@ -51,6 +51,13 @@ export interface GuardApp {
   metrics: GuardMetrics;
   audit: AuditLogger;
   store: StateStore;
+  /**
+   * Development mode: a session token held by this app while it runs (released
+   * on close, expired within `MCP_SESSION_TOKEN_LEASE` if the process dies),
+   * accepted from loopback only. For desktop clients that cannot hold a
+   * `GET /session` stream open. A secret: never log it.
+   */
+  devToken: string | undefined;
   /** Marks the app ready (`/ready` answers 200 from now on). */
   markReady(): void;
   /**
@@ -358,6 +365,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
         store: sessionTokens,
         role: config.auth.sessionTokens.role,
         ttlMs: config.auth.sessionTokens.ttlMs,
+        leaseMs: config.auth.sessionTokens.leaseMs,
         track,
         onStreamChange: streamGauge('session_token'),
         onTokenEnded: (principalId) => {
@@ -416,7 +424,17 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     while (endpoint.activeRequests() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     await endpoint.close();
   };
+  const devToken =
+    sessionTokens && config.devMode
+      ? await holdSessionToken(sessionTokens, config.auth.sessionTokens.role, {
+          leaseMs: config.auth.sessionTokens.leaseMs,
+          loopbackOnly: true,
+          onError: (error) => logger.warn('development token renewal failed', { error: describeError(error) }),
+        })
+      : undefined;
+
   const close = async (): Promise<void> => {
+    await devToken?.release().catch(() => undefined);
     unsubscribe();
     await credentials.close();
     await exporter?.stop();
@@ -431,6 +449,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     metrics,
     audit,
     store,
+    devToken: devToken?.token,
     markReady() {
       phase = 'ready';
     },

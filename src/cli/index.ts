@@ -2,12 +2,13 @@
 import { isEntryPoint } from '../main.js';
 import type { CliCommand, CliIo } from './command.js';
 import { auditCommand } from './commands/audit.js';
+import { devCommand } from './commands/dev.js';
 import { keysCommand } from './commands/keys.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenCommand } from './commands/token.js';
 
 /** Every command, in help order. Add new commands here. */
-const COMMANDS: CliCommand[] = [serveCommand, keysCommand, tokenCommand, auditCommand];
+const COMMANDS: CliCommand[] = [serveCommand, keysCommand, tokenCommand, auditCommand, devCommand];
 
 function usage(): string {
   const lines = COMMANDS.map((command) => `  ${command.name.padEnd(16)} ${command.summary}`);

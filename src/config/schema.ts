@@ -2,6 +2,9 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { envBool, envBytes, envDuration, envInt, envList, envSecret, SECRET } from './env-types.js';
 
+/** Where a development-mode server writes its development token, relative to its working directory. */
+export const DEFAULT_DEV_TOKEN_FILE = '.mcp-guard/dev-token.json';
+
 /**
  * Every environment variable mcp-guard reads, with its default. `.env.example`
  * documents the same list; a test keeps the two in step.
@@ -33,6 +36,8 @@ export const envSchema = z.object({
   MCP_SESSION_TOKENS: z.enum(['auto', 'true', 'false']).optional().default('auto'),
   MCP_SESSION_TOKEN_TTL: envDuration(3_600_000, 10_000, 3_600_000),
   MCP_SESSION_TOKEN_ROLE: z.string().optional().default('operator'),
+  MCP_SESSION_TOKEN_LEASE: envDuration(30_000, 1_000, 300_000),
+  MCP_DEV_TOKEN_FILE: z.string().optional().default(DEFAULT_DEV_TOKEN_FILE),
   MCP_METRICS_PUBLIC: envBool(false),
 
   // Credentials
