@@ -120,8 +120,18 @@ describe('the HTTP contract of /mcp', () => {
   });
 
   it('refuses a foreign Origin on /mcp with 403 before authentication', async () => {
-    const response = await post(server, INITIALIZE, { Origin: 'https://evil.example.net' });
-    expect(response.status).toBe(403);
+    // No credential, then a wrong one: were authentication first, both would be 401.
+    const credentials: Array<Record<string, string>> = [{}, { Authorization: 'Bearer not-the-token-0123456789abcdef0123456789' }];
+    for (const credential of credentials) {
+      const response = await fetch(server.mcpUrl, {
+        method: 'POST',
+        headers: { ...MCP_POST_HEADERS, ...credential, Origin: 'https://evil.example.net' },
+        body: JSON.stringify(INITIALIZE),
+      });
+      expect(response.status).toBe(403);
+      expect(response.headers.get('www-authenticate')).toBeNull();
+      expect(await response.json()).toMatchObject({ error: { data: { code: 'origin_not_allowed' } } });
+    }
   });
 
   it('refuses a foreign Host header (DNS rebinding) with 403', async () => {
