@@ -125,9 +125,6 @@ export async function runServer(env: NodeJS.ProcessEnv = process.env): Promise<v
     process.exitCode = 1;
     return;
   }
-  logger.info('mcp-guard listening', { url: running.url, mcp: `${running.url}${config.mcp.path}` });
-  const devTokenFile = announceDevelopmentMode(config, running, logger);
-
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info('shutting down', { signal });
     const force = setTimeout(() => {
@@ -147,10 +144,15 @@ export async function runServer(env: NodeJS.ProcessEnv = process.env): Promise<v
         process.exit(1);
       });
   };
+  // Before anything says the server is up: a supervisor that stops it on reading "listening" must
+  // reach the graceful stop, not the default action of the signal (an immediate exit).
   // SIGHUP re-reads the API key store (it is also watched for changes).
   process.on('SIGHUP', () => running.guard.reloadCredentials());
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  logger.info('mcp-guard listening', { url: running.url, mcp: `${running.url}${config.mcp.path}` });
+  // Read by onSignal, which runs from the event loop, so after this line.
+  const devTokenFile = announceDevelopmentMode(config, running, logger);
 }
 
 /**

@@ -166,11 +166,25 @@ describe('development mode from the command line', () => {
   });
 
   it('removes the file when the server stops, and `dev token` then says to start it', async () => {
-    await started.waitFor(/npx mcp-guard dev config/);
-    await started.stop();
-    expect(existsSync(tokenFile)).toBe(false);
-    const printed = cli('token');
-    expect(printed.status).toBe(1);
-    expect(printed.stderr).toMatch(/no development token at .*start the server/);
+    // A server of its own: the others above keep theirs running.
+    const own = tempDir();
+    try {
+      const server = await startProcess({ MCP_AUDIT_DIR: join(own.dir, 'audit') }, { cwd: own.dir });
+      await server.waitFor(/npx mcp-guard dev config/);
+      const file = join(own.dir, '.mcp-guard', 'dev-token.json');
+      expect(existsSync(file)).toBe(true);
+      await server.stop();
+      expect(server.child.signalCode).toBeNull(); // a graceful stop, not killed by the signal
+      expect(existsSync(file)).toBe(false);
+      const printed = spawnSync(process.execPath, [CLI, 'dev', 'token'], {
+        env: { PATH: process.env.PATH ?? '' },
+        encoding: 'utf8',
+        cwd: own.dir,
+      });
+      expect(printed.status).toBe(1);
+      expect(printed.stderr).toMatch(/no development token at .*start the server/);
+    } finally {
+      own.remove();
+    }
   });
 });
