@@ -21,13 +21,14 @@ import { inputJsonSchemaOf, type Toolset, type ToolsetPolicy } from './mcp/tools
 import { createGuardMetrics, type GuardMetrics } from './metrics/guard-metrics.js';
 import { createLimiterStore } from './middleware/rate-limit/store-adapter.js';
 import { createNotFound } from './middleware/error-handler.js';
+import { createProbeMarker } from './middleware/probe.js';
 import { createHealthRoute } from './routes/health.js';
 import { createLiveMetricsRoute, createMetricsRoute } from './routes/metrics.js';
 import { createReadyRoute, type ReadinessCheck } from './routes/ready.js';
 import { createSessionTokenRoute } from './routes/session-token.js';
 import { createSecurityStack, type SecurityStack } from './stack.js';
 import { createStoreProbe } from './stores/probe.js';
-import { createSessionTokenStore } from './stores/session-tokens.js';
+import { createSessionTokenStore, holdSessionToken } from './stores/session-tokens.js';
 import type { StateStore } from './stores/types.js';
 
 /** Things the app uses that a caller may provide (tests, embedding). */
@@ -46,6 +47,13 @@ export interface GuardApp {
   metrics: GuardMetrics;
   audit: AuditLogger;
   store: StateStore;
+  /**
+   * Development mode: a session token held by this app while it runs (released
+   * on close, expired within `MCP_SESSION_TOKEN_LEASE` if the process dies),
+   * accepted from loopback only. For desktop clients that cannot hold a
+   * `GET /session` stream open. A secret: never log it.
+   */
+  devToken: string | undefined;
   /** Marks the app ready (`/ready` answers 200 from now on). */
   markReady(): void;
   /**
@@ -241,7 +249,10 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
   );
   app.use(mcpPath, stack.rpcErrorHandler);
 
-  // Every other route: the perimeter, then public probes, then what needs a credential.
+  // Every other route: the perimeter, then public probes, then what needs a credential. Docker and
+  // Kubernetes probes name the container's address in Host; marked here, they pass the Host allowlist
+  // on /health and /ready only, and only when nothing in them looks like a browser.
+  app.get(['/health', '/ready'], createProbeMarker());
   app.use(...stack.perimeter);
   app.get('/health', createHealthRoute());
   app.get(
@@ -270,6 +281,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
         store: sessionTokens,
         role: config.auth.sessionTokens.role,
         ttlMs: config.auth.sessionTokens.ttlMs,
+        leaseMs: config.auth.sessionTokens.leaseMs,
         track,
         onStreamChange: streamGauge('session_token'),
         onTokenEnded: (principalId) => {
@@ -305,7 +317,17 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     while (endpoint.activeRequests() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     await endpoint.close();
   };
+  const devToken =
+    sessionTokens && config.devMode
+      ? await holdSessionToken(sessionTokens, config.auth.sessionTokens.role, {
+          leaseMs: config.auth.sessionTokens.leaseMs,
+          loopbackOnly: true,
+          onError: (error) => logger.warn('development token renewal failed', { error: describeError(error) }),
+        })
+      : undefined;
+
   const close = async (): Promise<void> => {
+    await devToken?.release().catch(() => undefined);
     unsubscribe();
     await credentials.close();
     await trail.close();
@@ -319,6 +341,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     metrics,
     audit,
     store,
+    devToken: devToken?.token,
     markReady() {
       phase = 'ready';
     },

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
+import { isEntryPoint } from '../main.js';
 import type { CliCommand, CliIo } from './command.js';
 import { auditCommand } from './commands/audit.js';
+import { devCommand } from './commands/dev.js';
 import { keysCommand } from './commands/keys.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenCommand } from './commands/token.js';
 
 /** Every command, in help order. Add new commands here. */
-const COMMANDS: CliCommand[] = [serveCommand, keysCommand, tokenCommand, auditCommand];
+const COMMANDS: CliCommand[] = [serveCommand, keysCommand, tokenCommand, auditCommand, devCommand];
 
 function usage(): string {
   const lines = COMMANDS.map((command) => `  ${command.name.padEnd(16)} ${command.summary}`);
@@ -28,11 +30,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   return command.run(args, io);
 }
 
-const io: CliIo = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-  env: process.env,
-};
-void runCli(process.argv.slice(2), io).then((code) => {
-  if (code !== 0) process.exitCode = code;
-});
+if (isEntryPoint(process.argv[1], import.meta.url)) {
+  const io: CliIo = {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+  };
+  void runCli(process.argv.slice(2), io).then((code) => {
+    if (code !== 0) process.exitCode = code;
+  });
+}

@@ -37,7 +37,7 @@ export interface CredentialsConfig {
 }
 
 /** The credentials part of the configuration. */
-export function buildCredentials(env: ParsedEnv, problems: string[]): CredentialsConfig {
+export function buildCredentials(env: ParsedEnv, problems: string[], devMode = false): CredentialsConfig {
   const publicUrl = env.MCP_PUBLIC_URL?.replace(/\/+$/, '');
   const audience = env.MCP_JWT_AUDIENCE.length ? env.MCP_JWT_AUDIENCE : publicUrl ? [`${publicUrl}${env.MCP_PATH}`] : [];
   const canIssue = Boolean(env.MCP_KEY_STORE && env.MCP_JWT_SECRET);
@@ -66,7 +66,14 @@ export function buildCredentials(env: ParsedEnv, problems: string[]): Credential
       accessTtlMs: env.MCP_ACCESS_TOKEN_TTL,
       refreshTtlMs: env.MCP_REFRESH_TOKEN_TTL,
     },
-    lockout: { maxAttempts: env.MCP_LOCKOUT_ATTEMPTS, windowMs: env.MCP_LOCKOUT_WINDOW, lockoutMs: env.MCP_LOCKOUT_DURATION },
+    // Development mode has no lockout: its only credentials are 256-bit tokens nobody guesses, while
+    // stale ones (a client still configured with the token of a previous run) would lock the
+    // developer's own 127.0.0.1 out. The per-IP rate limit still applies.
+    lockout: {
+      maxAttempts: devMode ? 0 : env.MCP_LOCKOUT_ATTEMPTS,
+      windowMs: env.MCP_LOCKOUT_WINDOW,
+      lockoutMs: env.MCP_LOCKOUT_DURATION,
+    },
   };
 }
 
@@ -123,7 +130,10 @@ export interface GuardConfig {
     token: string | undefined;
     tokenRole: string;
     apiKeys: StaticApiKey[];
-    sessionTokens: { enabled: boolean; ttlMs: number; role: string };
+    /** `leaseMs`: how long a token outlives an owner (stream, process) that stopped renewing it. */
+    sessionTokens: { enabled: boolean; ttlMs: number; role: string; leaseMs: number };
+    /** Development mode: where the process's development token is written for `mcp-guard dev`. */
+    devTokenFile: string;
     metricsPublic: boolean;
   };
   rateLimit: RateLimitConfig;
@@ -299,7 +309,13 @@ export function buildConfig(
       token: env.MCP_AUTH_TOKEN,
       tokenRole: env.MCP_AUTH_TOKEN_ROLE,
       apiKeys,
-      sessionTokens: { enabled: sessionTokens, ttlMs: env.MCP_SESSION_TOKEN_TTL, role: env.MCP_SESSION_TOKEN_ROLE },
+      sessionTokens: {
+        enabled: sessionTokens,
+        ttlMs: env.MCP_SESSION_TOKEN_TTL,
+        role: env.MCP_SESSION_TOKEN_ROLE,
+        leaseMs: env.MCP_SESSION_TOKEN_LEASE,
+      },
+      devTokenFile: env.MCP_DEV_TOKEN_FILE,
       metricsPublic: env.MCP_METRICS_PUBLIC,
     },
     rateLimit: buildRateLimits(env, parsed.rateLimitFile ?? {}),
@@ -332,7 +348,7 @@ export function buildConfig(
     },
     redis: { url: env.REDIS_URL, prefix: env.MCP_REDIS_PREFIX },
     rbac,
-    credentials: buildCredentials(env, problems),
+    credentials: buildCredentials(env, problems, devMode),
     devMode,
   };
 }

@@ -77,7 +77,10 @@ export const envBytes = (fallback: number, min: number, max: number) =>
       return bytes;
     });
 
-/** A secret: checked for length but never echoed in an error message. */
+/** Description that marks a variable as a secret: readable from `NAME_FILE`, never echoed. */
+export const SECRET = 'secret';
+
+/** A secret: checked for length but never echoed in an error message; also read from `NAME_FILE`. */
 export const envSecret = (minLength: number) =>
   z
     .string()
@@ -86,4 +89,5 @@ export const envSecret = (minLength: number) =>
       if (value !== undefined && value.length < minLength) {
         ctx.addIssue({ code: 'custom', message: `must be at least ${minLength} characters long` });
       }
-    });
+    })
+    .describe(SECRET);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseRbacFile, type RbacPolicy } from './rbac.js';
+import { defaultRbac, parseRbacFile, type RbacPolicy } from './rbac.js';
 import { parseRateLimitFile } from './rate-limit-file.js';
 import type { RateLimitFile } from './config.js';
 import { buildConfig, parseApiKeys, parseTrustProxy, type GuardConfig } from './config.js';
@@ -19,6 +19,32 @@ export class ConfigError extends Error {
 export type FileReader = (path: string) => string;
 
 const readText: FileReader = (path) => readFileSync(path, 'utf8');
+
+function readRbacFile(path: string, readFile: FileReader, problems: string[]): RbacPolicy | undefined {
+  let text: string | undefined;
+  try {
+    text = readFile(path);
+  } catch {
+    problems.push('MCP_RBAC_FILE: cannot read the file it names');
+  }
+  return text === undefined ? undefined : parseRbacFile(text, problems);
+}
+
+/**
+ * The roles and permission overrides alone: the built-in roles plus those of
+ * `MCP_RBAC_FILE`, checked as {@link loadConfig} checks them. For commands
+ * that need the role names without a whole server configuration (`keys create`).
+ *
+ * @example const { roles } = loadRbac(process.env);
+ */
+export function loadRbac(env: Readonly<Record<string, string | undefined>>, readFile: FileReader = readText): RbacPolicy {
+  const path = env.MCP_RBAC_FILE?.trim();
+  if (!path) return defaultRbac();
+  const problems: string[] = [];
+  const rbac = readRbacFile(path, readFile, problems);
+  if (!rbac || problems.length) throw new ConfigError(problems);
+  return rbac;
+}
 
 /**
  * Reads the configuration from environment variables. Pure apart from reading
@@ -63,16 +89,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     }
     throw new ConfigError(problems);
   }
-  let rbac: RbacPolicy | undefined;
-  if (parsed.data.MCP_RBAC_FILE) {
-    let text: string | undefined;
-    try {
-      text = readFile(parsed.data.MCP_RBAC_FILE);
-    } catch {
-      problems.push('MCP_RBAC_FILE: cannot read the file it names');
-    }
-    if (text !== undefined) rbac = parseRbacFile(text, problems);
-  }
+  const rbac = parsed.data.MCP_RBAC_FILE ? readRbacFile(parsed.data.MCP_RBAC_FILE, readFile, problems) : undefined;
   let rateLimitFile: RateLimitFile | undefined;
   if (parsed.data.MCP_RATE_LIMIT_FILE) {
     let text: string | undefined;

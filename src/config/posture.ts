@@ -31,7 +31,7 @@ export function describePosture(config: GuardConfig): Posture {
     warnings.push({
       code: 'MCPG_DEV_MODE',
       message:
-        'No credential configured: development mode, anyone who can reach GET /session gets a token. Set MCP_AUTH_TOKEN or MCP_API_KEYS for production.',
+        'No credential configured: development mode, loopback only, no lockout; any local program can get a development token (GET /session). Set MCP_AUTH_TOKEN or MCP_API_KEYS for production.',
     });
   }
   if (config.devMode && !loopback) {

@@ -1,11 +1,14 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { envBool, envBytes, envDuration, envInt, envList, envSecret } from './env-types.js';
+import { envBool, envBytes, envDuration, envInt, envList, envSecret, SECRET } from './env-types.js';
+
+/** Where a development-mode server writes its development token, relative to its working directory. */
+export const DEFAULT_DEV_TOKEN_FILE = '.mcp-guard/dev-token.json';
 
 /**
  * Every environment variable mcp-guard reads, with its default. `.env.example`
  * documents the same list; a test keeps the two in step.
- * Secrets (listed in SECRET_VARIABLES) may also be given as `NAME_FILE`.
+ * Secrets (described as {@link SECRET}, listed in SECRET_VARIABLES) may also be given as `NAME_FILE`.
  */
 export const envSchema = z.object({
   // Server
@@ -29,10 +32,12 @@ export const envSchema = z.object({
   // Authentication
   MCP_AUTH_TOKEN: envSecret(32),
   MCP_AUTH_TOKEN_ROLE: z.string().optional().default('admin'),
-  MCP_API_KEYS: z.string().optional(),
+  MCP_API_KEYS: z.string().optional().describe(SECRET),
   MCP_SESSION_TOKENS: z.enum(['auto', 'true', 'false']).optional().default('auto'),
   MCP_SESSION_TOKEN_TTL: envDuration(3_600_000, 10_000, 3_600_000),
   MCP_SESSION_TOKEN_ROLE: z.string().optional().default('operator'),
+  MCP_SESSION_TOKEN_LEASE: envDuration(30_000, 1_000, 300_000),
+  MCP_DEV_TOKEN_FILE: z.string().optional().default(DEFAULT_DEV_TOKEN_FILE),
   MCP_METRICS_PUBLIC: envBool(false),
 
   // Credentials
@@ -105,14 +110,17 @@ export const envSchema = z.object({
   MCP_MAX_SESSIONS_PER_PRINCIPAL: envInt(10, 1, 100_000),
   MCP_MAX_LISTEN_STREAMS: envInt(1000, 1, 1_000_000),
   MCP_MAX_LISTEN_STREAMS_PER_PRINCIPAL: envInt(4, 1, 10_000),
-  MCP_REQUEST_STATE_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  MCP_REQUEST_STATE_KEY: envSecret(32),
   MCP_REQUEST_STATE_TTL: envDuration(600_000, 10_000, 24 * 3_600_000),
   MCP_JSON_RESPONSE: envBool(false),
   MCP_TOOLSET: z.enum(['reference', 'conformance']).optional().default('reference'),
   MCP_RBAC_FILE: z.string().optional(),
 
   // Shared state
-  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  REDIS_URL: z
+    .url({ protocol: /^rediss?$/ })
+    .optional()
+    .describe(SECRET),
   MCP_REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:_-]{1,64}$/, 'must be 1-64 characters of letters, digits, ":", "_" or "-"')
@@ -123,15 +131,13 @@ export const envSchema = z.object({
 export type EnvInput = z.input<typeof envSchema>;
 export type ParsedEnv = z.output<typeof envSchema>;
 
-/** Variables that hold secrets: readable from `NAME_FILE`, never echoed. */
-export const SECRET_VARIABLES: readonly string[] = [
-  'MCP_AUDIT_HMAC_KEY',
-  'MCP_AUTH_TOKEN',
-  'MCP_API_KEYS',
-  'REDIS_URL',
-  'MCP_JWT_SECRET',
-  'MCP_REQUEST_STATE_KEY',
-];
+/**
+ * Variables that hold secrets: readable from `NAME_FILE`, never echoed. Derived from the schema,
+ * so a variable declared with `envSecret` (or described as {@link SECRET}) cannot be left out.
+ */
+export const SECRET_VARIABLES: readonly string[] = Object.entries(envSchema.shape)
+  .filter(([, schema]) => schema.description === SECRET)
+  .map(([name]) => name);
 
 /** Variables read without the `MCP_` prefix, as fallbacks or by convention. */
 export const FALLBACK_VARIABLES: Readonly<Record<string, string>> = { PORT: 'MCP_PORT', HOST: 'MCP_HOST' };

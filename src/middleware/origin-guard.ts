@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { parseOptions } from '../core/options.js';
 import { ErrorCode } from '../errors/codes.js';
 import { GuardError } from '../errors/guard-error.js';
+import { isProbe } from './probe.js';
+import { hostHeaderCount } from './request-shape.js';
 
 const optionsSchema = z.strictObject({
   allowedOrigins: z.array(z.string()).optional(),
@@ -65,7 +67,10 @@ export function checkOrigin(origin: string | undefined, host: string | undefined
 /**
  * Rejects requests whose `Host` or `Origin` header betrays DNS rebinding or a
  * foreign web page, with 403, before any other work. The MCP specification
- * requires servers to validate `Origin` on every connection.
+ * requires servers to validate `Origin` on every connection. Two `Host`
+ * headers are ambiguous (a proxy may route by one, the check read the
+ * other): 400. Probes marked by `createProbeMarker` skip the Host allowlist;
+ * they carry no `Origin` by definition.
  *
  * @example app.use(createOriginGuard({ allowedHosts: ['localhost', '127.0.0.1'], allowedOrigins: [] }));
  */
@@ -77,6 +82,8 @@ export function createOriginGuard(options: OriginGuardOptions = {}): RequestHand
     hosts: new Set(allowedHosts.map((host) => hostnameOf(host) ?? host.toLowerCase())),
   };
   return function originGuard(req, _res, next) {
+    if (hostHeaderCount(req.rawHeaders) > 1) return next(new GuardError(ErrorCode.InvalidRequest, 'Send exactly one Host header'));
+    if (isProbe(req)) return next();
     const result = checkOrigin(req.headers.origin, req.headers.host, policy);
     if (result.ok) return next();
     const message = result.code === ErrorCode.HostNotAllowed ? 'Host not allowed' : 'Origin not allowed';

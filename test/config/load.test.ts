@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
-import { envSchema } from '../../src/config/schema.js';
+import { envSchema, SECRET_VARIABLES } from '../../src/config/schema.js';
 
 const TOKEN = 'a-very-long-static-token-of-32-chars!!';
 
@@ -62,6 +62,49 @@ describe('loadConfig', () => {
     });
     expect(config.auth.token).toBe(TOKEN);
     expect(config.devMode).toBe(false);
+  });
+
+  it('reads every SIEM secret from NAME_FILE, like the other secrets', () => {
+    const files: Record<string, string> = {
+      '/run/secrets/splunk': 'splunk-hec-token\n',
+      '/run/secrets/datadog': 'datadog-api-key\n',
+      '/run/secrets/sumo': 'https://collectors.sumologic.com/receiver/v1/http/SECRETPART\n',
+      '/run/secrets/webhook': `${TOKEN}\n`,
+    };
+    const config = loadConfig(
+      {
+        MCP_AUTH_TOKEN: TOKEN,
+        MCP_SIEM_SPLUNK_URL: 'https://splunk.example:8088/services/collector/event',
+        MCP_SIEM_SPLUNK_TOKEN_FILE: '/run/secrets/splunk',
+        MCP_SIEM_DATADOG_API_KEY_FILE: '/run/secrets/datadog',
+        MCP_SIEM_SUMO_URL_FILE: '/run/secrets/sumo',
+        MCP_SIEM_WEBHOOK_URL: 'https://hooks.example/audit',
+        MCP_SIEM_WEBHOOK_SECRET_FILE: '/run/secrets/webhook',
+      },
+      (path) => files[path] ?? '',
+    );
+    expect(config.audit.siem).toEqual({
+      splunk: { url: 'https://splunk.example:8088/services/collector/event', token: 'splunk-hec-token' },
+      datadog: { url: undefined, apiKey: 'datadog-api-key' },
+      sumo: { url: 'https://collectors.sumologic.com/receiver/v1/http/SECRETPART' },
+      webhook: { url: 'https://hooks.example/audit', secret: TOKEN },
+    });
+  });
+
+  it('treats every secret variable as file-readable, the SIEM secrets included', () => {
+    expect([...SECRET_VARIABLES].sort()).toEqual(
+      [
+        'MCP_API_KEYS',
+        'MCP_AUDIT_HMAC_KEY',
+        'MCP_AUTH_TOKEN',
+        'MCP_JWT_SECRET',
+        'MCP_SIEM_DATADOG_API_KEY',
+        'MCP_SIEM_SPLUNK_TOKEN',
+        'MCP_SIEM_SUMO_URL',
+        'MCP_SIEM_WEBHOOK_SECRET',
+        'REDIS_URL',
+      ].sort(),
+    );
   });
 
   it('refuses a secret given both directly and as a file, and an unreadable file', () => {

@@ -3,7 +3,7 @@ import { createLockout, lockoutAddress } from '../../src/credentials/lockout.js'
 import type { StateStore } from '../../src/stores/types.js';
 import { createMemoryStore } from '../../src/stores/memory.js';
 import { startTestServer, tempDir, TEST_TOKEN, type TestServer } from '../helpers/server.js';
-import { auditEvents, createStoreKey, initialize, JWT_SECRET, tokenRequest } from './helpers.js';
+import { auditEvents, createStoreKey, eventually, initialize, JWT_SECRET, tokenRequest } from './helpers.js';
 
 describe('the lockout', () => {
   it('engages after the configured failures in the window and lifts after the lockout period', async () => {
@@ -164,8 +164,10 @@ describe('a server with a lockout', () => {
     expect(tokenLocked.headers.get('retry-after')).not.toBeNull();
     const events = auditEvents(server.auditDir);
     expect(events.filter((event) => event.type === 'auth.lockout')).toHaveLength(1);
-    await new Promise((resolve) => setTimeout(resolve, 1100));
-    expect((await initialize(server.mcpUrl, { Authorization: `Bearer ${TEST_TOKEN}` })).status).toBe(200);
+    // The lock lasts 1 s: wait for it to lift rather than sleeping a guess.
+    expect(
+      await eventually(async () => (await initialize(server.mcpUrl, { Authorization: `Bearer ${TEST_TOKEN}` })).status === 200, 5_000),
+    ).toBe(true);
     const metrics = await (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${TEST_TOKEN}` } })).text();
     expect(metrics).toMatch(/mcp_guard_lockouts_total\{subject="ip"\} 1/);
     expect(metrics).toMatch(/mcp_guard_credential_events_total\{event="token.issued",outcome="locked_out"\} 1/);

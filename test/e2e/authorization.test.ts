@@ -124,7 +124,15 @@ describe('authorization over real HTTP', () => {
     expect(readBody!.result.isError).toBe(true);
   });
 
-  it('records each refused message as an audit event naming principal, tool and missing permission', () => {
+  it('records each refused message as an audit event naming principal, tool and missing permission', async () => {
+    const refused = await post(server, secret('viewer'), {
+      jsonrpc: '2.0',
+      id: 5,
+      method: 'tools/call',
+      params: { name: 'list_sessions', arguments: {} },
+    });
+    expect(refused.status).toBe(403);
+    await refused.text();
     const events = readFileSync(join(server.auditDir, 'audit.jsonl'), 'utf8')
       .split('\n')
       .filter(Boolean)

@@ -120,8 +120,18 @@ describe('the HTTP contract of /mcp', () => {
   });
 
   it('refuses a foreign Origin on /mcp with 403 before authentication', async () => {
-    const response = await post(server, INITIALIZE, { Origin: 'https://evil.example.net' });
-    expect(response.status).toBe(403);
+    // No credential, then a wrong one: were authentication first, both would be 401.
+    const credentials: Array<Record<string, string>> = [{}, { Authorization: 'Bearer not-the-token-0123456789abcdef0123456789' }];
+    for (const credential of credentials) {
+      const response = await fetch(server.mcpUrl, {
+        method: 'POST',
+        headers: { ...MCP_POST_HEADERS, ...credential, Origin: 'https://evil.example.net' },
+        body: JSON.stringify(INITIALIZE),
+      });
+      expect(response.status).toBe(403);
+      expect(response.headers.get('www-authenticate')).toBeNull();
+      expect(await response.json()).toMatchObject({ error: { data: { code: 'origin_not_allowed' } } });
+    }
   });
 
   it('refuses a foreign Host header (DNS rebinding) with 403', async () => {
@@ -215,11 +225,12 @@ describe('the HTTP contract of /mcp', () => {
 });
 
 describe('the per-IP rate limit', () => {
+  // Each test gets its own server, so that neither depends on what the other used of the limit.
   let server: TestServer;
-  beforeAll(async () => {
+  beforeEach(async () => {
     server = await startTestServer({ MCP_RATE_LIMIT: '3', MCP_RATE_LIMIT_WINDOW: '1m' });
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await server.stop();
   });
 
@@ -239,7 +250,14 @@ describe('the per-IP rate limit', () => {
   });
 
   it('does not let X-Forwarded-For move a request to another bucket when no proxy is trusted', async () => {
-    const response = await post(server, { jsonrpc: '2.0', id: 8, method: 'ping' }, { 'X-Forwarded-For': '203.0.113.9' });
-    expect(response.status).toBe(429);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      const response = await post(server, { jsonrpc: '2.0', id: 8, method: 'ping' }, { 'X-Forwarded-For': `203.0.113.${i + 1}` });
+      statuses.push(response.status);
+      await response.text();
+    }
+    // Four different claimed addresses, one real one: the fourth request is over the limit of 3.
+    expect(statuses.slice(0, 3)).not.toContain(429);
+    expect(statuses[3]).toBe(429);
   });
 });

@@ -216,15 +216,22 @@ describe('hostile input over HTTP against a running server', () => {
       expectSafeRefusal(response.status, response.body, { rpc: true });
     });
 
-    it('refuses a foreign Origin with 403 before looking at credentials', async () => {
-      const response = await post({ ...AUTH, Origin: 'https://evil.example' });
-      expect(response.status).toBe(403);
+    it.each([
+      ['no credential', {}],
+      ['an invalid token', { Authorization: 'Bearer not-the-token-0123456789abcdef0123456789' }],
+      ['an invalid API key', { 'X-API-Key': 'not-the-key-0123456789abcdef0123456789' }],
+    ])('refuses a foreign Origin with 403 before looking at credentials (%s)', async (_name, credential) => {
+      const response = await post({ ...credential, Origin: 'https://evil.example' });
+      expect(response.status).toBe(403); // 401 had authentication come first
+      expect(response.headers['www-authenticate']).toBeUndefined();
+      expect(JSON.parse(response.body)).toMatchObject({ error: { data: { code: 'origin_not_allowed' } } });
       expectSafeRefusal(response.status, response.body, { rpc: true });
     });
 
-    it('refuses the Origin null with 403', async () => {
-      const response = await post({ ...AUTH, Origin: 'null' });
+    it('refuses the Origin null with 403, before authentication', async () => {
+      const response = await post({ Origin: 'null' });
       expect(response.status).toBe(403);
+      expect(JSON.parse(response.body)).toMatchObject({ error: { data: { code: 'origin_not_allowed' } } });
       expectSafeRefusal(response.status, response.body, { rpc: true });
     });
 

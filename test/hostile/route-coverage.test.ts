@@ -19,8 +19,10 @@ interface RouterLayer {
 
 /**
  * Every route in an Express 5 app, read from the router's layers: routes
- * registered with app.get/post/all, and the routes of routers mounted with a
- * path (their paths prefixed). Global middleware and error handlers are not routes.
+ * registered with app.get/post/all, the routes of routers mounted with a path
+ * (their paths prefixed), and handlers mounted with a path by app.use (they
+ * answer every method under that path). Global middleware (mounted at `/`) and
+ * error handlers (four parameters) are not routes.
  */
 function registeredRoutes(app: Express): RegisteredRoute[] {
   const routes: RegisteredRoute[] = [];
@@ -34,6 +36,8 @@ function registeredRoutes(app: Express): RegisteredRoute[] {
         for (const path of paths) walk(layer.handle.stack, `${prefix}${path}`);
       } else if (layer.handle.stack) {
         walk(layer.handle.stack, prefix);
+      } else if (!layer.slash && layer.handle.length < 4) {
+        for (const path of paths) routes.push({ path: `${prefix}${path}`, methods: ['_all'] });
       }
     }
   };
@@ -132,11 +136,15 @@ describe('the route walker', () => {
     app.get('/health', (_req, res) => void res.send('ok'));
     app.use('/admin', nested);
     app.post(['/a', '/b'], (_req, res) => void res.send('ok'));
+    app.use('/raw', (_req, res) => void res.send('ok'));
+    app.use((_req, _res, next) => next());
+    app.use('/raw', (_error: unknown, _req: unknown, res: { end(): void }, _next: unknown) => res.end());
     expect(registeredRoutes(app)).toEqual([
       { path: '/health', methods: ['get'] },
       { path: '/admin/open', methods: ['get'] },
       { path: '/a', methods: ['post'] },
       { path: '/b', methods: ['post'] },
+      { path: '/raw', methods: ['_all'] },
     ]);
   });
 });

@@ -14,9 +14,10 @@ function post(server: TestServer, body: unknown, auth: Record<string, string> = 
 }
 
 describe('rate limits per principal, per tool and across all clients', () => {
+  // A server per test: each test spends the buckets it checks, whatever ran before it.
   const files = tempDir();
   let server: TestServer;
-  beforeAll(async () => {
+  beforeEach(async () => {
     const limits = join(files.dir, 'limits.json');
     writeFileSync(limits, JSON.stringify({ tools: { kv_set: { perMinute: 1, burst: 2 } } }));
     server = await startTestServer({
@@ -28,10 +29,10 @@ describe('rate limits per principal, per tool and across all clients', () => {
       MCP_RATE_LIMIT_FILE: limits,
     });
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await server.stop();
-    files.remove();
   });
+  afterAll(() => files.remove());
 
   it('refuses a tool beyond its own limit while other tools still work, with a JSON-RPC retryAfter', async () => {
     const statuses = [];
@@ -54,7 +55,8 @@ describe('rate limits per principal, per tool and across all clients', () => {
 
   it('refuses a principal beyond its burst, and only that principal', async () => {
     let refused: Response | undefined;
-    for (let i = 0; i < 6 && !refused; i += 1) {
+    // A burst of 6: the seventh request is refused.
+    for (let i = 0; i < 7 && !refused; i += 1) {
       const response = await post(server, call(20 + i, 'echo', { message: 'x' }));
       if (response.status === 429) refused = response;
       else await response.text();
@@ -67,6 +69,21 @@ describe('rate limits per principal, per tool and across all clients', () => {
   });
 
   it('records each refusal as an audit event with its scope and a labelled metric', async () => {
+    // Over the tool's burst of 2, then over the principal's burst of 6.
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const response = await post(server, call(60 + i, 'kv_set', { key: `k${i}`, value: 'v' }));
+      statuses.push(response.status);
+      await response.text();
+    }
+    let principalRefused = false;
+    for (let i = 0; i < 6 && !principalRefused; i += 1) {
+      const response = await post(server, call(70 + i, 'echo', { message: 'x' }));
+      principalRefused = response.status === 429;
+      await response.text();
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+    expect(principalRefused).toBe(true);
     const events = readFileSync(join(server.auditDir, 'audit.jsonl'), 'utf8')
       .split('\n')
       .filter(Boolean)

@@ -74,12 +74,16 @@ describe.each([
 
   it('delivers published messages to subscribers until they unsubscribe', async () => {
     const seen: string[] = [];
+    // A witness that stays subscribed: once it has the second message, the other would have it too.
+    const witnessed: string[] = [];
     const unsubscribe = await store.subscribe('news', (message) => seen.push(message));
+    const unsubscribeWitness = await store.subscribe('news', (message) => witnessed.push(message));
     await store.publish('news', 'first');
-    await waitFor(() => seen.length === 1);
+    await waitFor(() => seen.length === 1 && witnessed.length === 1);
     unsubscribe();
     await store.publish('news', 'second');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(() => witnessed.length === 2);
+    unsubscribeWitness();
     expect(seen).toEqual(['first']);
   });
 

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { openJsonlAuditLogger } from '../../audit/jsonl-writer.js';
 import type { AuditEventInput } from '../../audit/event.js';
 import { parseDuration } from '../../config/env-types.js';
-import { BUILT_IN_ROLES } from '../../core/permissions.js';
+import { loadRbac } from '../../config/load.js';
 import { compileCidrs } from '../../core/cidr.js';
 import { addKey, revokeKey, rotateKey, summarizeKeys } from '../../credentials/key-lifecycle.js';
 import { readKeyStoreFile, updateKeyStoreFile } from '../../credentials/key-store-file.js';
@@ -121,8 +121,9 @@ async function run(args: string[], io: CliIo): Promise<number> {
 
   if (action === 'create') {
     if (!values.name || !values.role) throw new Error('create needs --name and --role');
-    if (!Object.hasOwn(BUILT_IN_ROLES, values.role))
-      throw new Error(`Unknown role "${values.role}" (${Object.keys(BUILT_IN_ROLES).join(', ')})`);
+    // The roles the server knows: built-in ones and those of MCP_RBAC_FILE.
+    const { roles } = loadRbac(io.env);
+    if (!Object.hasOwn(roles, values.role)) throw new Error(`Unknown role "${values.role}" (${Object.keys(roles).join(', ')})`);
     if (values.env !== undefined && values.env !== 'live' && values.env !== 'test') throw new Error('--env must be live or test');
     const cidrs = list(values.cidr);
     compileCidrs(cidrs);

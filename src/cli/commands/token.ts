@@ -34,8 +34,14 @@ export const tokenCommand: CliCommand = {
       }
       const ttlMs = parseDuration(values.ttl ?? '12h');
       if (!Number.isFinite(ttlMs) || ttlMs < 1000) throw new Error('--ttl must be a duration such as 15m or 12h');
-      const { jwt } = loadConfig(io.env).credentials;
+      const config = loadConfig(io.env);
+      const { jwt } = config.credentials;
       if (!jwt.secret) throw new Error('MCP_JWT_SECRET (or MCP_JWT_SECRET_FILE) is required to sign tokens');
+      // A token naming a role the server does not know would be refused on every request.
+      if (values.role && !Object.hasOwn(config.rbac.roles, values.role))
+        throw new Error(
+          `unknown role "${values.role}" (known: ${Object.keys(config.rbac.roles).join(', ')}; custom roles come from MCP_RBAC_FILE)`,
+        );
       const { token, expiresAt } = generateToken({
         secret: jwt.secret,
         subject: values.sub,

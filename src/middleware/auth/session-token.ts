@@ -6,6 +6,8 @@ import { GuardError } from '../../errors/guard-error.js';
 import { SESSION_TOKEN_PREFIX, type SessionTokenStore } from '../../stores/session-tokens.js';
 import type { CredentialVerifier, RoleResolver } from './verifier.js';
 
+const LOOPBACK_CIDRS: readonly string[] = ['127.0.0.0/8', '::1/128'];
+
 const optionsSchema = z.strictObject({ store: service<SessionTokenStore>(), resolveRole: fn<RoleResolver>() });
 
 /** Options of {@link createSessionTokenVerifier}. */
@@ -16,7 +18,9 @@ export interface SessionTokenVerifierOptions {
 
 /**
  * Verifies development session tokens (`mcpg_sess_...`, handed out over the
- * session SSE stream) as bearer tokens. A token dies when its stream closes or expires.
+ * session SSE stream, or held by the process in development mode) as bearer
+ * tokens. A token dies when its owner releases it, stops renewing it, or it
+ * expires; one issued to a loopback client is bound to loopback addresses.
  */
 export function createSessionTokenVerifier(options: SessionTokenVerifierOptions): CredentialVerifier {
   const { store, resolveRole } = parseOptions('createSessionTokenVerifier', optionsSchema, options);
@@ -34,7 +38,9 @@ export function createSessionTokenVerifier(options: SessionTokenVerifierOptions)
         permissions,
         authMethod: 'session-token',
         credentialId: record.id,
-        expiresAt: Math.floor(record.expiresAt / 1000),
+        ...(record.expiresAt !== undefined ? { expiresAt: Math.floor(record.expiresAt / 1000) } : {}),
+        // Checked right after authentication, like an API key's address list (403 from elsewhere).
+        ...(record.loopbackOnly ? { allowedCidrs: LOOPBACK_CIDRS } : {}),
       };
       return principal;
     },
