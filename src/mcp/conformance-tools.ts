@@ -12,7 +12,9 @@ type RequestedSchema = ElicitRequestFormParams['requestedSchema'];
 /** Asks the client for input over the stream of the tool call (a 2025 server-to-client request). */
 async function elicit(ctx: HandlerContext, message: string, requestedSchema: RequestedSchema) {
   try {
-    return await ctx.mcpReq.elicitInput({ message, requestedSchema });
+    // ctx.mcpReq.send relates the request to the tool call, so it travels on that call's own stream
+    // (ctx.mcpReq.elicitInput would send it on the session's GET stream, if one is open).
+    return await ctx.mcpReq.send({ method: 'elicitation/create', params: { message, requestedSchema } });
   } catch {
     // The client lacks the elicitation capability, refused, or went away: a tool error, not a crash.
     throw new ToolError('The client did not answer the elicitation request');
@@ -129,9 +131,10 @@ export function conformanceTools(): ToolDefinition[] {
       run: async ({ prompt }, { ctx }) => {
         let result;
         try {
-          result = await ctx.mcpReq.requestSampling({
-            messages: [{ role: 'user', content: { type: 'text', text: prompt } }],
-            maxTokens: 100,
+          // On the tool call's own stream, like the elicitation above.
+          result = await ctx.mcpReq.send({
+            method: 'sampling/createMessage',
+            params: { messages: [{ role: 'user', content: { type: 'text', text: prompt } }], maxTokens: 100 },
           });
         } catch {
           throw new ToolError('The client did not answer the sampling request');

@@ -98,6 +98,7 @@ describe('loadConfig', () => {
         'MCP_AUDIT_HMAC_KEY',
         'MCP_AUTH_TOKEN',
         'MCP_JWT_SECRET',
+        'MCP_REQUEST_STATE_KEY',
         'MCP_SIEM_DATADOG_API_KEY',
         'MCP_SIEM_SPLUNK_TOKEN',
         'MCP_SIEM_SUMO_URL',
