@@ -72,7 +72,7 @@ async function openStream(url) {
 
 const SERVERS = {
   'mcp-guard (full stack)': ['dist/main.js', {}],
-  'bare SDK (baseline)': ['bench/servers/bare-sdk.mjs', { BENCH_MODE: 'stateful' }],
+  'bare SDK v2 (baseline)': ['bench/servers/bare-2025-stateful.mjs', {}],
 };
 const results = [];
 for (const [name, [script, extraEnv]] of Object.entries(SERVERS))
