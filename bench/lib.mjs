@@ -125,6 +125,18 @@ export async function probe(server) {
   throw new Error(`${server.name}: no gc-probe answer`);
 }
 
+/** The Redis writes and commands a server started with BENCH_REDIS_PORT has sent so far (see gc-probe.mjs). */
+export async function redisWrites(server) {
+  const seen = server.lines.length;
+  process.kill(server.pid, 'SIGWINCH');
+  for (let i = 0; i < 200; i += 1) {
+    const line = server.lines.slice(seen).find((candidate) => candidate.startsWith('redis-writes '));
+    if (line) return JSON.parse(line.slice(13));
+    await sleep(5);
+  }
+  throw new Error(`${server.name}: no redis-writes answer`);
+}
+
 /** Node flags every benchmarked server runs with (both sides alike). */
 export const SERVER_NODE_ARGS = ['--expose-gc', '--import', './bench/gc-probe.mjs'];
 

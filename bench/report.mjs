@@ -90,9 +90,16 @@ export function renderReport(results) {
         '',
         ...redis.map(
           (s) =>
-            `Redis, ${s.label}: ${f(s.guard.redisCommandsPerRequest, 2)} commands per request` +
-            (s.guard.redisCpuPerRequest !== undefined ? `, ${f(s.guard.redisCpuPerRequest)} µs of Redis CPU per request` : '') +
-            ' (INFO commandstats and /proc of the Redis process: every client of that Redis counts).',
+            `Redis, ${s.label}: mcp-guard made ${f(s.guard.redisRoundTripsPerRequest, 2)} round trips (socket writes) with ` +
+            `${f(s.guard.redisCommandsPerRequest, 2)} commands per request (counted in its process; ` +
+            `${Object.entries(s.guard.redisCommands)
+              .filter(([, n]) => n >= 0.01)
+              .map(([name, n]) => `${name.toUpperCase()} ${f(n, 2)}`)
+              .join(', ')})` +
+            (s.guard.redisCpuPerRequest !== undefined
+              ? `; the Redis server spent ${f(s.guard.redisCpuPerRequest)} µs of CPU per request (machine-wide: every client of that Redis counts)`
+              : '') +
+            '.',
         ),
       );
     }

@@ -7,7 +7,18 @@ import { cpus, loadavg } from 'node:os';
 import Redis from 'ioredis';
 import { format, resolveConfig } from 'prettier';
 import { reusedIds, soak } from './checks.mjs';
-import { cpuMicros, installedVersion, median, percentile, pinning, probe, SERVER_NODE_ARGS, sleep, startProcess } from './lib.mjs';
+import {
+  cpuMicros,
+  installedVersion,
+  median,
+  percentile,
+  pinning,
+  probe,
+  redisWrites,
+  SERVER_NODE_ARGS,
+  sleep,
+  startProcess,
+} from './lib.mjs';
 import { createAgent, drive, wireOf } from './load.mjs';
 import { renderReport } from './report.mjs';
 import { DEFAULT_SCENARIOS, guardEnv, MODES, ORIGIN, parseScenario, sessionHeaders, TARGET_RATIO, VARIANTS } from './scenarios.mjs';
@@ -79,19 +90,19 @@ async function startSide(role, mode, prepared) {
   return { role, server, wire: wireOf(MODES[mode].wire, { ...base, ...session }) };
 }
 
-/** Redis-side figures (machine-wide: every client of that Redis counts). */
-async function redisSnapshot(redis) {
-  const info = await redis.info('commandstats');
-  let calls = 0;
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (match[1] !== 'info') calls += Number(match[2]);
-  const pid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
+/**
+ * Redis figures around a window: mcp-guard's own writes and commands to Redis (counted in its
+ * process), and the Redis server's CPU (machine-wide: every client of that Redis counts).
+ */
+async function redisSnapshot(redis, server) {
+  const { writes, commands, names } = await redisWrites(server);
   let cpu;
   try {
-    cpu = cpuMicros(pid);
+    cpu = cpuMicros(Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]));
   } catch {
-    cpu = undefined; // Redis in another PID namespace (container): no CPU figure
+    cpu = undefined; // Redis elsewhere or in another PID namespace: no CPU figure
   }
-  return { calls, cpu };
+  return { writes, commands, names, cpu };
 }
 
 async function deleteKeys(redis, prefix) {
@@ -110,11 +121,11 @@ async function measure(side, redis) {
     const { url } = side.server;
     const common = { url, wire: side.wire, connections: config.connections, agent, timeoutMs: config.timeoutMs };
     const warm = config.rewarm > 0 ? await drive({ ...common, durationMs: config.rewarm * 1000 }) : { invalid: 0, reasons: {} };
-    const redisBefore = redis ? await redisSnapshot(redis) : undefined;
+    const redisBefore = redis ? await redisSnapshot(redis, side.server) : undefined;
     const cpuBefore = cpuMicros(side.server.pid);
     const result = await drive({ ...common, durationMs: config.duration * 1000 });
     const cpu = cpuMicros(side.server.pid) - cpuBefore;
-    const redisAfter = redis ? await redisSnapshot(redis) : undefined;
+    const redisAfter = redis ? await redisSnapshot(redis, side.server) : undefined;
     return {
       rps: result.rps,
       answered: result.answered,
@@ -128,7 +139,14 @@ async function measure(side, redis) {
       loadCpuShare: result.loadCpuShare,
       ...(redisBefore && redisAfter
         ? {
-            redisCommandsPerRequest: (redisAfter.calls - redisBefore.calls) / Math.max(1, result.answered),
+            redisRoundTripsPerRequest: (redisAfter.writes - redisBefore.writes) / Math.max(1, result.answered),
+            redisCommandsPerRequest: (redisAfter.commands - redisBefore.commands) / Math.max(1, result.answered),
+            redisCommands: Object.fromEntries(
+              Object.entries(redisAfter.names).map(([name, n]) => [
+                name,
+                (n - (redisBefore.names[name] ?? 0)) / Math.max(1, result.answered),
+              ]),
+            ),
             ...(redisBefore.cpu !== undefined
               ? { redisCpuPerRequest: (redisAfter.cpu - redisBefore.cpu) / Math.max(1, result.answered) }
               : {}),
@@ -162,7 +180,11 @@ function summarize(scenario, rounds, memory) {
       invalid: runs.reduce((sum, run) => sum + run.invalid, 0),
       reasons: mergeCounts(...runs.map((run) => run.reasons)),
       ...(runs[0]?.redisCommandsPerRequest !== undefined
-        ? { redisCommandsPerRequest: median(runs.map((run) => run.redisCommandsPerRequest)) }
+        ? {
+            redisRoundTripsPerRequest: median(runs.map((run) => run.redisRoundTripsPerRequest)),
+            redisCommandsPerRequest: median(runs.map((run) => run.redisCommandsPerRequest)),
+            redisCommands: runs[0].redisCommands,
+          }
         : {}),
       ...(runs[0]?.redisCpuPerRequest !== undefined ? { redisCpuPerRequest: median(runs.map((run) => run.redisCpuPerRequest)) } : {}),
       memory: memory[role],
@@ -337,7 +359,9 @@ const rawFile = new URL(`./results/bench-${results.date.replace(/[:.]/g, '-')}.j
 writeFileSync(rawFile, await formatted(JSON.stringify(results), rawFile));
 log(`raw figures: ${rawFile}`);
 
-if (process.env.BENCH_WRITE !== '0') {
+// Only a full run (every default scenario and phase) replaces the tables in the docs, unless BENCH_WRITE says otherwise.
+const fullRun = !process.env.BENCH_ONLY && !process.env.BENCH_PHASES;
+if (process.env.BENCH_WRITE === '1' || (fullRun && process.env.BENCH_WRITE !== '0')) {
   const path = new URL('../docs/benchmarks.md', import.meta.url).pathname;
   const doc = readFileSync(path, 'utf8');
   const begin = '<!-- bench:run:begin -->';

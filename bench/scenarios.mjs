@@ -78,7 +78,20 @@ export function guardEnv(mode) {
     MCP_RATE_LIMIT_GLOBAL_BURST: '10000000',
     MCP_AUDIT_ENABLED: 'false',
     MCP_LOG_LEVEL: 'info', // the "listening" line; no per-request line at this level
+    ...extraGuardEnv(),
   };
+}
+
+/** BENCH_GUARD_ENV="MCP_A=1 MCP_B=x": more (or overridden) mcp-guard settings, for experiments. */
+function extraGuardEnv() {
+  const pairs = (process.env.BENCH_GUARD_ENV ?? '').split(/\s+/).filter(Boolean);
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const at = pair.indexOf('=');
+      if (at <= 0) throw new Error(`BENCH_GUARD_ENV: "${pair}" is not NAME=value`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
 }
 
 /**
@@ -128,8 +141,10 @@ export const VARIANTS = {
     label: 'bearer, Redis store',
     prepare: () => {
       const prefix = `mcp-guard-bench-${process.pid}-${randomBytes(4).toString('hex')}:`;
+      const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
       return {
-        env: { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', MCP_REDIS_PREFIX: prefix },
+        // BENCH_REDIS_PORT: bench/gc-probe.mjs counts the server's writes to Redis.
+        env: { REDIS_URL: url, MCP_REDIS_PREFIX: prefix, BENCH_REDIS_PORT: new URL(url).port || '6379' },
         headers: { authorization: `Bearer ${TOKEN}` },
         redisPrefix: prefix,
       };
