@@ -163,12 +163,17 @@ function render(id, windows, analyses) {
     lines.push('', `${title}`, '', ...tableLines);
     return tableLines;
   };
+  // Packages (and mcp-guard's own files) without a single sample in the bare server's window.
+  let onlyGuard = 0;
+  for (const [pkg, us] of analyses.guard.byPkg) if (!analyses.bare.byPkg.has(pkg) && !pkg.startsWith('(')) onlyGuard += us;
   const heading = `### ${MODES[parseScenario(id).mode].label}${parseScenario(id).variant === 'bearer' ? '' : `, ${VARIANTS[parseScenario(id).variant].label}`}`;
   const totals =
     `bare: ${windows.bare.requests} requests (${windows.bare.invalid} invalid), /proc CPU ${f(per('bare', windows.bare.cpu))} µs/req, ` +
     `profiled main thread ${f(per('bare', analyses.bare.total))} µs/req; ` +
     `mcp-guard: ${windows.guard.requests} requests (${windows.guard.invalid} invalid), /proc CPU ${f(per('guard', windows.guard.cpu))} µs/req, ` +
-    `profiled main thread ${f(per('guard', analyses.guard.total))} µs/req.`;
+    `profiled main thread ${f(per('guard', analyses.guard.total))} µs/req. ` +
+    `Self time in code the bare server never ran (mcp-guard's files and the packages only it loads): ${f(per('guard', onlyGuard))} µs/req, ` +
+    `a lower bound of the security layer's cost that does not depend on comparing two runs.`;
   lines.push(heading, '', totals);
   summary = [heading, '', totals, '', ...side('Self time by package', 'byPkg', 40).slice(0, 22)];
   side('Self time by module (Node core modules, packages, mcp-guard files)', 'byModule', 40);
@@ -226,7 +231,8 @@ if (process.env.BENCH_WRITE === '1' || (!process.env.BENCH_ONLY && process.env.B
   const doc = readFileSync(path, 'utf8');
   const begin = '<!-- bench:profile:begin -->';
   const end = '<!-- bench:profile:end -->';
-  const block = `${begin}\n\n${setup}\n\n${reports.map((report) => report.summary).join('\n\n')}\n\n${end}`;
+  const note = process.env.BENCH_NOTE ? `\n\n**${process.env.BENCH_NOTE}**` : '';
+  const block = `${begin}\n\n${setup}${note}\n\n${reports.map((report) => report.summary).join('\n\n')}\n\n${end}`;
   const updated = doc.includes(begin) ? doc.replace(new RegExp(`${begin}[\\s\\S]*?${end}`), () => block) : `${doc}\n${block}\n`;
   writeFileSync(path, await formatted(updated, path));
   process.stderr.write('by-package tables written to docs/benchmarks.md\n');

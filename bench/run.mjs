@@ -1,7 +1,8 @@
 // `npm run bench`: what mcp-guard's security layer costs, against a bare SDK v2 server with the same
 // echo tool on the same wire and in the same mode, in one interleaved run. See docs/benchmarks.md
 // for the method and the knobs. Prints the tables, writes them between the bench:run markers of
-// docs/benchmarks.md (BENCH_WRITE=0 to skip) and the raw figures to bench/results/.
+// docs/benchmarks.md (after a full default run, or with BENCH_WRITE=1) and the raw figures to
+// bench/results/. Exits non-zero when a scenario failed or mcp-guard failed a check.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import Redis from 'ioredis';
@@ -52,6 +53,9 @@ const config = {
   origin: process.env.BENCH_ORIGIN !== '0',
   note: process.env.BENCH_NOTE,
 };
+for (const name of ['duration', 'rounds', 'connections']) {
+  if (!(config[name] > 0)) throw new Error(`BENCH_${name.toUpperCase()} must be above 0`);
+}
 for (const phase of config.phases) {
   if (!['scenarios', 'soak', 'reused-ids'].includes(phase)) throw new Error(`BENCH_PHASES: unknown phase "${phase}"`);
 }
