@@ -37,6 +37,8 @@ export async function soak({ server, wire, connections, requests, warmup, chunks
       rssBefore: before.rss,
       rssAfter: rssOf(server.pid),
       growth: last.heapUsed - before.heapUsed,
+      // After the first part: lazily built caches and pools have settled; a leak keeps growing.
+      steadyGrowth: last.heapUsed - samples[1].heapUsed,
       bytesPerRequest: slope(samples.map((sample) => [sample.after, sample.heapUsed])),
     };
   } finally {
