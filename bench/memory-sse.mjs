@@ -86,6 +86,8 @@ for (const [name, [script, extraEnv]] of Object.entries(SERVERS))
         MCP_AUTH_TOKEN: TOKEN,
         MCP_JSON_RESPONSE: 'true',
         MCP_MAX_SESSIONS: String(count + 100),
+        // Every stream belongs to the same principal: its own cap (default 10) would evict them.
+        MCP_MAX_SESSIONS_PER_PRINCIPAL: String(count + 100),
         MCP_RATE_LIMIT: '1000000',
         MCP_RATE_LIMIT_PRINCIPAL: '0',
         MCP_RATE_LIMIT_GLOBAL: '0',
