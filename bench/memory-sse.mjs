@@ -72,7 +72,7 @@ async function openStream(url) {
 
 const SERVERS = {
   'mcp-guard (full stack)': ['dist/main.js', {}],
-  'bare SDK (baseline)': ['bench/servers/bare-sdk.mjs', { BENCH_MODE: 'stateful' }],
+  'bare SDK v2 (baseline)': ['bench/servers/bare-2025-stateful.mjs', {}],
 };
 const results = [];
 for (const [name, [script, extraEnv]] of Object.entries(SERVERS))
@@ -86,6 +86,8 @@ for (const [name, [script, extraEnv]] of Object.entries(SERVERS))
         MCP_AUTH_TOKEN: TOKEN,
         MCP_JSON_RESPONSE: 'true',
         MCP_MAX_SESSIONS: String(count + 100),
+        // Every stream belongs to the same principal: its own cap (default 10) would evict them.
+        MCP_MAX_SESSIONS_PER_PRINCIPAL: String(count + 100),
         MCP_RATE_LIMIT: '1000000',
         MCP_RATE_LIMIT_PRINCIPAL: '0',
         MCP_RATE_LIMIT_GLOBAL: '0',
