@@ -99,6 +99,7 @@ export async function createAuthServer(config: AuthServerConfig, deps: AuthServe
     req.headers['x-forwarded-for'] = req.ip ?? '';
     delete req.headers['x-forwarded-host'];
     req.url = req.originalUrl;
+    req.baseUrl = '';
     handle(req as IncomingMessage, res as ServerResponse);
   };
   const cap =

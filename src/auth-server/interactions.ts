@@ -50,9 +50,20 @@ const UID = /^[A-Za-z0-9_-]{10,64}$/;
 export function createInteractionRoutes(options: InteractionRoutesOptions): Router {
   const { upstream, identityMap, accounts, resolveRole, resource, store, audit, csrfKey } = options;
   const router = Router();
+  // The library derives its mount path from the request; these pages sit under the same root as its routes.
+  const asRoot = (req: Request) => {
+    req.url = req.originalUrl;
+    req.baseUrl = '';
+    return req;
+  };
   const provider = {
-    interactionDetails: (req: Request, res: Response) => options.provider().interactionDetails(req, res),
-    interactionFinished: (...args: Parameters<ProviderClass['interactionFinished']>) => options.provider().interactionFinished(...args),
+    interactionDetails: (req: Request, res: Response) => options.provider().interactionDetails(asRoot(req), res),
+    interactionFinished: (
+      req: Request,
+      res: Response,
+      result: Parameters<ProviderClass['interactionFinished']>[2],
+      opts: { mergeWithLastSubmission: boolean },
+    ) => options.provider().interactionFinished(asRoot(req), res, result, opts),
     get Client() {
       return options.provider().Client;
     },
@@ -196,8 +207,12 @@ export function createInteractionRoutes(options: InteractionRoutesOptions): Rout
       ? await provider.Grant.find(details.grantId)
       : new provider.Grant({ accountId, clientId: String(details.params.client_id) });
     if (!grant) return fail(res, 400, 'This sign-in has expired.');
+    // The resource's scopes are also plain OAuth scopes to the library: decide them the same way there.
     const oidcScopes = (details.prompt.details.missingOIDCScope as string[] | undefined) ?? [];
-    if (oidcScopes.length) grant.addOIDCScope(oidcScopes.filter((scope) => scope === 'openid' || scope === 'offline_access').join(' '));
+    const oidcGranted = oidcScopes.filter((scope) => scope === 'openid' || scope === 'offline_access' || granted.includes(scope));
+    const oidcRefused = oidcScopes.filter((scope) => !oidcGranted.includes(scope));
+    if (oidcGranted.length) grant.addOIDCScope(oidcGranted.join(' '));
+    if (oidcRefused.length) grant.rejectOIDCScope(oidcRefused.join(' '));
     if (granted.length) grant.addResourceScope(resource, granted.join(' '));
     if (refused.length) grant.rejectResourceScope(resource, refused.join(' '));
     const grantId = await grant.save();

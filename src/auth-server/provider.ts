@@ -131,7 +131,8 @@ export function createProvider(deps: ProviderDependencies): ProviderClass {
     },
     clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post'],
     responseTypes: ['code'],
-    scopes: ['openid', 'offline_access'],
+    // The resource's scopes are listed too: clients register with (RFC 7591 `scope`) and discover them.
+    scopes: ['openid', 'offline_access', ...scopes],
     claims: { openid: ['sub'] },
     jwks: { keys: keys.privateJwks as never },
     enabledJWA: { idTokenSigningAlgValues: ['ES256', 'RS256'] },
@@ -191,6 +192,10 @@ export function createProvider(deps: ProviderDependencies): ProviderClass {
     fetchResponseBodyLimits: { 'client_id metadata document': LIMITS.cimdMaxBytes },
     features: {
       devInteractions: { enabled: false },
+      // Nothing this resource server would honour, and nothing more for unauthenticated clients to store.
+      pushedAuthorizationRequests: { enabled: false },
+      dPoP: { enabled: false },
+      claimsParameter: { enabled: false },
       rpInitiatedLogout: { enabled: false },
       userinfo: { enabled: false },
       introspection: { enabled: false },

@@ -85,7 +85,7 @@ export interface SafeFetchOptions {
 type FetchInit = {
   method?: string;
   headers?: ConstructorParameters<typeof Headers>[0];
-  body?: string | URLSearchParams;
+  body?: string | URLSearchParams | null;
   signal?: AbortSignal | null;
 };
 
@@ -126,7 +126,7 @@ export function createSafeFetch(options: SafeFetchOptions = {}): (url: string | 
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && allowHttpLoopback && loopbackTarget))
       throw new FetchRefusedError('scheme_not_allowed');
     const headers = new Headers(init.headers);
-    const body = init.body === undefined ? undefined : String(init.body);
+    const body = init.body === undefined || init.body === null ? undefined : String(init.body);
     if (body !== undefined && init.body instanceof URLSearchParams && !headers.has('content-type'))
       headers.set('content-type', 'application/x-www-form-urlencoded');
     const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
