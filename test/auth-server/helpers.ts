@@ -208,7 +208,13 @@ export function createBrowser() {
      * URI), filling in the upstream login (`login`) and consent forms and answering our consent
      * page with `decision`. Returns that last redirect's URL.
      */
-    async signIn(start: string, stopAt: string, login: string, decision: 'allow' | 'deny' = 'allow', pages: string[] = []): Promise<URL> {
+    async signIn(
+      start: string,
+      stopAt: string,
+      login: string,
+      decision: 'allow' | 'deny' | 'stop' = 'allow',
+      pages: string[] = [],
+    ): Promise<URL> {
       let url = new URL(start);
       let response = await request(url);
       for (let step = 0; step < 30; step += 1) {
@@ -234,7 +240,10 @@ export function createBrowser() {
         }
         if (body.has('login')) body.set('login', login);
         if (body.has('password')) body.set('password', 'any');
-        if (form[2]!.includes('name="decision"')) body.set('decision', decision);
+        if (form[2]!.includes('name="decision"')) {
+          if (decision === 'stop') return url;
+          body.set('decision', decision);
+        }
         const action = new URL(
           form[1]!.replace(/&amp;/g, '&').replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code))),
           url,
