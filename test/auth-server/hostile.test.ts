@@ -191,7 +191,7 @@ describe('the authorization server under attack', () => {
     it('refuses a code redeemed without its verifier, with the challenge as verifier, or with another verifier', async () => {
       const { code, verifier } = await codeFor();
       const challenge = createHash('sha256').update(verifier).digest('base64url');
-      for (const attempt of [{}, { code_verifier: challenge }, { code_verifier: pkce().verifier }]) {
+      for (const attempt of [{}, { code_verifier: challenge }, { code_verifier: pkce().verifier }] as Array<Record<string, string>>) {
         const result = await token({ grant_type: 'authorization_code', code, client_id: clientId, redirect_uri: redirectUrl, ...attempt });
         expect(result).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
       }
