@@ -91,7 +91,8 @@ export function readClientsFile(path: string | undefined): Configuration['client
   return clients as Configuration['clients'];
 }
 
-const ipOf = (ctx: KoaContextWithOIDC): string => ctx.ip || 'unknown';
+// Outside a request of the library's own (a consent page looking its client up) there is no context.
+const ipOf = (ctx: KoaContextWithOIDC | undefined): string => ctx?.ip || 'internal';
 
 /**
  * The oidc-provider instance: OAuth 2.1 authorization code with PKCE (S256
@@ -207,7 +208,7 @@ export function createProvider(deps: ProviderDependencies): ProviderClass {
         enabled: config.cimd.enabled,
         ack: 'draft-02',
         cacheDuration: { min: 30, max: 3600 },
-        allowFetch: async (ctx: KoaContextWithOIDC, clientId: string) =>
+        allowFetch: async (ctx: KoaContextWithOIDC | undefined, clientId: string) =>
           trusted(clientId) &&
           (await deps.withinLimit('cimd', ipOf(ctx), LIMITS.cimdFetchesPerIp, 600_000)) &&
           (await deps.withinLimit('cimd', '*', LIMITS.cimdFetches, 600_000)),

@@ -98,7 +98,10 @@ export async function startCimdServer(handler?: (req: IncomingMessage, res: Serv
 }
 
 export interface AuthServerFixture {
+  /** The public URL (the issuer). */
   url: string;
+  /** This replica's own address, when a balancer's URL is the public one. */
+  directUrl: string;
   mcpUrl: string;
   guard: GuardApp;
   dir: string;
@@ -159,6 +162,7 @@ export async function startAuthServer(
   server.on('request', guard.app);
   return {
     url,
+    directUrl: `http://127.0.0.1:${port}`,
     mcpUrl: `${url}/mcp`,
     guard,
     dir: temp.dir,
