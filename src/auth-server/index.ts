@@ -29,6 +29,8 @@ export interface AuthServerDependencies {
   resolveRole: RoleResolver;
   /** Extra trusted CA certificates (PEM) for outgoing HTTPS (tests, private CAs). */
   ca?: string;
+  /** Scopes of an authorization request that names none (RFC 6749 3.3): those the protected-resource metadata lists. */
+  defaultScopes: readonly string[];
 }
 
 /** The authorization server, ready to mount. */
@@ -112,6 +114,17 @@ export async function createAuthServer(config: AuthServerConfig, deps: AuthServe
     };
 
   const router = Router();
+  // A request without `scope` gets the default (RFC 6749 3.3), what MCP clients would have asked for
+  // from the protected-resource metadata; without it the library grants nothing and denies.
+  router.get('/authorize', (req, _res, next) => {
+    if (req.query.scope === undefined && deps.defaultScopes.length) {
+      const url = new URL(req.originalUrl, 'http://x');
+      url.searchParams.set('scope', deps.defaultScopes.join(' '));
+      req.url = `/authorize${url.search}`;
+      req.originalUrl = `${url.pathname}${url.search}`;
+    }
+    next();
+  });
   router.use('/authorize', cap('authorize', LIMITS.authorizationsPerIp, LIMITS.authorizations, 600_000));
   router.post('/register', cap('register', LIMITS.registrationsPerIp, config.registration.perHour, 3_600_000));
   router.use(

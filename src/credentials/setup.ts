@@ -125,6 +125,8 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
         lockoutMs: config.lockout.lockoutMs,
       })
     : undefined;
+  // With the authorization server on and no scopes configured, clients are offered the basic MCP scopes.
+  const scopes = config.oauth.scopes.length || !deps.authServer?.config.enabled ? config.oauth.scopes : [...BASIC_SCOPES];
   const authServer = deps.authServer?.config.enabled
     ? await createAuthServer(deps.authServer.config, {
         store,
@@ -132,6 +134,7 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
         logger,
         roles: deps.authServer.roles,
         resolveRole,
+        defaultScopes: scopes,
         ...(deps.authServer.ca ? { ca: deps.authServer.ca } : {}),
       })
     : undefined;
@@ -144,7 +147,7 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
     resourcePath: deps.mcpPath,
     authorizationServers: [...(authServer ? [authServer.issuer] : []), ...config.oauth.authorizationServers],
     selfIsAuthorizationServer: !authServer && tokenEndpoint !== undefined,
-    scopes: config.oauth.scopes.length || !authServer ? config.oauth.scopes : [...BASIC_SCOPES],
+    scopes,
   });
 
   return {
