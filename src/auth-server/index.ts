@@ -95,11 +95,15 @@ export async function createAuthServer(config: AuthServerConfig, deps: AuthServe
   };
   const upstream = createUpstreamClient({ ...config.upstream, redirectUri: `${config.issuer}/auth/callback`, fetch: upstreamFetch });
 
-  // Koa trusts X-Forwarded-* when told to; it is told only what Express decided to trust (MCP_TRUST_PROXY).
+  // Koa trusts X-Forwarded-* when told to; it is told only what mcp-guard decided: the client address
+  // Express trusts (MCP_TRUST_PROXY), and the issuer's own scheme and host, so that every URL the
+  // library writes (metadata endpoints, redirects, cookies' Secure flag) is the issuer's even when
+  // TLS ends at a proxy that does not say so.
+  const issuerUrl = new URL(config.issuer);
   const toProvider = (req: Request, res: Response): void => {
-    req.headers['x-forwarded-proto'] = req.protocol;
+    req.headers['x-forwarded-proto'] = issuerUrl.protocol.slice(0, -1);
+    req.headers['x-forwarded-host'] = issuerUrl.host;
     req.headers['x-forwarded-for'] = req.ip ?? '';
-    delete req.headers['x-forwarded-host'];
     req.url = req.originalUrl;
     req.baseUrl = '';
     handle(req as IncomingMessage, res as ServerResponse);

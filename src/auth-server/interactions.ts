@@ -51,9 +51,13 @@ export function createInteractionRoutes(options: InteractionRoutesOptions): Rout
   const { upstream, identityMap, accounts, resolveRole, resource, store, audit, csrfKey } = options;
   const router = Router();
   // The library derives its mount path from the request; these pages sit under the same root as its routes.
+  const issuerUrl = new URL(options.callbackUrl);
   const asRoot = (req: Request) => {
     req.url = req.originalUrl;
     req.baseUrl = '';
+    req.headers['x-forwarded-proto'] = issuerUrl.protocol.slice(0, -1);
+    req.headers['x-forwarded-host'] = issuerUrl.host;
+    req.headers['x-forwarded-for'] = req.ip ?? '';
     return req;
   };
   const provider = {
