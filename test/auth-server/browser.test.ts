@@ -104,6 +104,7 @@ maybe('a person signing in through a real browser (headless Chromium), as a desk
     expect(text).toContain(new URL(redirectUrl).host);
     expect(text).toContain('tools:call');
     expect(text).toContain('alice@example.com');
+    // CONSENT_SCREENSHOT=/tmp/consent.png keeps a picture of the page for a person to look at.
     if (process.env.CONSENT_SCREENSHOT) await page.screenshot({ path: process.env.CONSENT_SCREENSHOT });
     await page.click('#allow');
     await page.waitForSelector('#done', { timeout: 5000 }).catch(async (error: unknown) => {

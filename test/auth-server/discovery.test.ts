@@ -207,3 +207,24 @@ describe('the identity mapping', () => {
     expect(problems.join('\n')).toMatch(/name at least one condition[\s\S]*unknown role "root"/);
   });
 });
+
+describe('the start-up posture', () => {
+  it('names the authorization server among the methods and warns when loopback is allowed', async () => {
+    const { describePosture } = await import('../../src/config/posture.js');
+    const config = loadConfig({
+      MCP_AUDIT_ENABLED: 'false',
+      MCP_PUBLIC_URL: 'http://127.0.0.1:3000',
+      MCP_AUTH_SERVER: 'true',
+      MCP_AUTH_SERVER_ALLOW_LOOPBACK: 'true',
+      MCP_AUTH_SERVER_KEYS_FILE: '/k',
+      MCP_AUTH_SERVER_UPSTREAM_ISSUER: 'http://127.0.0.1:4000',
+      MCP_AUTH_SERVER_UPSTREAM_CLIENT_ID: 'c',
+      MCP_AUTH_SERVER_UPSTREAM_CLIENT_SECRET: 's',
+      MCP_AUTH_SERVER_IDENTITY_FILE: '/i',
+    });
+    expect(config.devMode).toBe(false);
+    const posture = describePosture(config);
+    expect(posture.summary.authMethods).toContain('auth-server');
+    expect(posture.warnings.map((warning) => warning.code)).toContain('MCPG_AUTH_SERVER_LOOPBACK');
+  });
+});

@@ -66,7 +66,6 @@ export async function startUpstream(users: UpstreamUsers, redirectUris: string[]
     features: { devInteractions: { enabled: true } },
     pkce: { required: () => true },
   });
-  if (process.env.DEBUG_UPSTREAM) provider.on('server_error', (_ctx, error) => console.error('upstream', error));
   server.on('request', provider.callback());
   return { issuer, clientSecret, stop: () => close(server) };
 }
