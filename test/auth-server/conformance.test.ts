@@ -35,6 +35,7 @@ async function runSuite(as: AuthServerFixture, clientId: string, port: number) {
       as.mcpUrl,
       '--port',
       String(port),
+      // CONFORMANCE_OUT=<dir> keeps the suite's checks.json for a failing run.
       ...(process.env.CONFORMANCE_OUT ? ['-o', process.env.CONFORMANCE_OUT] : []),
     ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
