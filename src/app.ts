@@ -37,6 +37,8 @@ export interface AppDependencies {
   metrics?: GuardMetrics;
   audit?: AuditLogger;
   store?: StateStore;
+  /** Extra CA certificates (PEM) the authorization server trusts for outgoing HTTPS (tests, private CAs). */
+  authServerCa?: string;
 }
 
 /** The standalone mcp-guard application: Express app plus the handles to run and stop it. */
@@ -187,6 +189,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     publicUrl: config.server.publicUrl,
     mcpPath: config.mcp.path,
     onPrincipalRevoked: endPrincipal,
+    authServer: { config: config.authServer, roles: config.rbac.roles, ...(deps.authServerCa ? { ca: deps.authServerCa } : {}) },
   }).catch(async (error: unknown) => {
     // Start-up failed (an unsafe key store, a bad key): release what was opened, then report.
     unsubscribe();

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { buildAuthServerConfig, type AuthServerConfig } from '../auth-server/config.js';
 import { defaultRbac, type RbacPolicy } from './rbac.js';
 import { isLoopbackHost, type ParsedEnv } from './schema.js';
 
@@ -180,6 +181,8 @@ export interface GuardConfig {
   /** Roles (built-in and from `MCP_RBAC_FILE`) and permission overrides for tools, prompts and resources. */
   rbac: RbacPolicy;
   credentials: CredentialsConfig;
+  /** The optional authorization server for interactive clients (`MCP_AUTH_SERVER_*`). */
+  authServer: AuthServerConfig;
   /** True when no credential is configured: session tokens are the only way in. */
   devMode: boolean;
 }
@@ -267,7 +270,7 @@ export function buildConfig(
   const hasCredentials =
     Boolean(env.MCP_AUTH_TOKEN) ||
     apiKeys.length > 0 ||
-    Boolean(env.MCP_KEY_STORE || env.MCP_JWT_SECRET || env.MCP_JWT_PUBLIC_KEY_FILE || env.MCP_JWT_JWKS_URI);
+    Boolean(env.MCP_KEY_STORE || env.MCP_JWT_SECRET || env.MCP_JWT_PUBLIC_KEY_FILE || env.MCP_JWT_JWKS_URI || env.MCP_AUTH_SERVER);
   const sessionTokens = env.MCP_SESSION_TOKENS === 'auto' ? !hasCredentials : env.MCP_SESSION_TOKENS === 'true';
   const devMode = !hasCredentials;
 
@@ -349,6 +352,7 @@ export function buildConfig(
     redis: { url: env.REDIS_URL, prefix: env.MCP_REDIS_PREFIX },
     rbac,
     credentials: buildCredentials(env, problems, devMode),
+    authServer: buildAuthServerConfig(env, problems),
     devMode,
   };
 }

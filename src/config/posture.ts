@@ -23,6 +23,7 @@ export function describePosture(config: GuardConfig): Posture {
   const { jwt, keyStorePath } = config.credentials;
   if (keyStorePath) methods.push('key-store');
   if (jwt.secret || jwt.publicKeyFile || jwt.jwksUri) methods.push('jwt');
+  if (config.authServer.enabled) methods.push('auth-server');
   const hosts = allowedHostsOf(config);
   const warnings: PostureWarning[] = [];
   const loopback = isLoopbackHost(config.server.host);
@@ -64,6 +65,13 @@ export function describePosture(config: GuardConfig): Posture {
       code: 'MCPG_JWT_NO_AUDIENCE',
       message:
         'JWTs are accepted without an audience check: a token issued for another resource is accepted. Set MCP_JWT_AUDIENCE or MCP_PUBLIC_URL.',
+    });
+  }
+  if (config.authServer.enabled && config.authServer.allowLoopback) {
+    warnings.push({
+      code: 'MCPG_AUTH_SERVER_LOOPBACK',
+      message:
+        'MCP_AUTH_SERVER_ALLOW_LOOPBACK=true: the authorization server accepts http and fetches client metadata documents from loopback addresses. Development only.',
     });
   }
   if (!config.audit.enabled) {

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { authServerEnvShape } from '../auth-server/config.js';
 import { envBool, envBytes, envDuration, envInt, envList, envSecret, SECRET } from './env-types.js';
 
 /** Where a development-mode server writes its development token, relative to its working directory. */
@@ -126,6 +127,9 @@ export const envSchema = z.object({
     .regex(/^[A-Za-z0-9:_-]{1,64}$/, 'must be 1-64 characters of letters, digits, ":", "_" or "-"')
     .optional()
     .default('mcp-guard:'),
+
+  // Authorization server for interactive clients (src/auth-server/config.ts)
+  ...authServerEnvShape,
 });
 
 export type EnvInput = z.input<typeof envSchema>;

@@ -9,8 +9,12 @@ import type { GuardMetrics } from '../metrics/guard-metrics.js';
 import { createApiKeyStoreVerifier } from '../middleware/auth/api-key-store.js';
 import { createJwtVerifier } from '../middleware/auth/jwt.js';
 import type { Credential, CredentialVerifier, RoleResolver } from '../middleware/auth/verifier.js';
+import { createAuthServer } from '../auth-server/index.js';
+import { BASIC_SCOPES } from '../auth-server/scopes.js';
+import type { AuthServerConfig } from '../auth-server/config.js';
+import type { RoleMap } from '../core/permissions.js';
 import { createOAuthTokenRoute } from '../routes/oauth-token.js';
-import { createProtectedResourceMetadata } from '../routes/protected-resource-metadata.js';
+import { createProtectedResourceMetadata, createTokenEndpointMetadata } from '../routes/protected-resource-metadata.js';
 import { createMemoryStore } from '../stores/memory.js';
 import type { StateStore } from '../stores/types.js';
 import { parseApiKey } from './api-key-format.js';
@@ -37,6 +41,8 @@ export interface CredentialsDependencies {
    * key store is re-read: `key:<id>` and `jwt:key:<id>` (its access tokens). Needs no Redis.
    */
   onPrincipalRevoked?: (principalId: string) => void;
+  /** The authorization server for interactive clients (off unless `MCP_AUTH_SERVER=true`), and the roles its scopes come from. */
+  authServer?: { config: AuthServerConfig; roles: RoleMap; ca?: string };
 }
 
 /** The credential parts of the standalone app, built from the configuration. */
@@ -47,7 +53,7 @@ export interface Credentials {
   challenge: ChallengeBuilder;
   /** Mounts the discovery document (public) and, when enabled, `POST /oauth/token` behind `limit`. */
   mount(app: Express, limit: RequestHandler[]): void;
-  /** Re-reads the key store (SIGHUP). */
+  /** Re-reads the key store and the authorization server's signing keys (SIGHUP). */
   reload(): void;
   close(): Promise<void>;
 }
@@ -119,11 +125,29 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
         lockoutMs: config.lockout.lockoutMs,
       })
     : undefined;
+  // With the authorization server on and no scopes configured, clients are offered the basic MCP scopes.
+  const scopes = config.oauth.scopes.length || !deps.authServer?.config.enabled ? config.oauth.scopes : [...BASIC_SCOPES];
+  const authServer = deps.authServer?.config.enabled
+    ? await createAuthServer(deps.authServer.config, {
+        store,
+        audit,
+        logger,
+        roles: deps.authServer.roles,
+        resolveRole,
+        defaultScopes: scopes,
+        ...(deps.authServer.ca ? { ca: deps.authServer.ca } : {}),
+      })
+    : undefined;
+  // Its tokens are JWTs: its verifier judges them before any other JWT verifier (it passes on other issuers' tokens).
+  if (authServer) verifiers.unshift(authServer.verifier);
+  const tokenEndpoint = config.tokenEndpoint.enabled && keys && jwt.secret ? jwt.secret : undefined;
+  // Name only authorization servers that exist: the configured ones, the full one when on, this server when it has a token endpoint.
   const discovery = createProtectedResourceMetadata({
     ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}),
     resourcePath: deps.mcpPath,
-    authorizationServers: config.oauth.authorizationServers,
-    scopes: config.oauth.scopes,
+    authorizationServers: [...(authServer ? [authServer.issuer] : []), ...config.oauth.authorizationServers],
+    selfIsAuthorizationServer: !authServer && tokenEndpoint !== undefined,
+    scopes,
   });
 
   return {
@@ -133,7 +157,13 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
     challenge: discovery.challenge,
     mount(app, limit) {
       app.get(discovery.paths, discovery.handler);
-      if (config.tokenEndpoint.enabled && keys && jwt.secret) {
+      if (authServer) authServer.mount(app, limit);
+      else if (tokenEndpoint)
+        app.get(
+          '/.well-known/oauth-authorization-server',
+          createTokenEndpointMetadata({ ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}), tokenPath: '/oauth/token' }),
+        );
+      if (tokenEndpoint && keys && jwt.secret) {
         const tokens = createTokenService({
           keys,
           refreshTokens: createRefreshTokenStore(store, config.tokenEndpoint.refreshTtlMs),
@@ -148,6 +178,7 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
       }
     },
     reload() {
+      authServer?.reload();
       try {
         keys?.reload();
       } catch {

@@ -7,14 +7,40 @@ import { bearerChallenge, type ChallengeBuilder } from '../errors/respond.js';
 /** The path of the RFC 9728 metadata document (the root form; the path-aware form appends the resource path). */
 export const PROTECTED_RESOURCE_PATH = '/.well-known/oauth-protected-resource';
 
+/**
+ * RFC 8414 metadata for this server's own token endpoint (`POST /oauth/token`, service clients):
+ * served when that endpoint is on and the full authorization server is not, so that the server
+ * the protected-resource metadata names has a metadata document.
+ */
+export function createTokenEndpointMetadata(options: { publicUrl?: string; tokenPath: string }): RequestHandler {
+  const fixedBase = options.publicUrl?.replace(/\/+$/, '');
+  return function tokenEndpointMetadata(req, res) {
+    const base = fixedBase ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.json({
+      issuer: base,
+      token_endpoint: `${base}${options.tokenPath}`,
+      grant_types_supported: ['client_credentials', 'refresh_token'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      response_types_supported: [],
+    });
+  };
+}
+
 /** Options of {@link createProtectedResourceMetadata}. */
 export interface ProtectedResourceMetadataOptions {
   /** Public base URL (`https://mcp.example.com`). Default: from each request's protocol and (already checked) Host. */
   publicUrl?: string;
   /** Path of the protected resource (the MCP endpoint). Default `/mcp`. */
   resourcePath?: string;
-  /** Authorization servers that issue tokens for this resource. Default: this server (it has the token endpoint). */
+  /**
+   * Authorization servers that issue tokens for this resource. Default none: the field is left out
+   * rather than naming a server that does not exist (MCP asks for one; a deployment without an
+   * authorization server has none to name).
+   */
   authorizationServers?: string[];
+  /** Name this server (its base URL) first among the authorization servers: it has a token endpoint. Default false. */
+  selfIsAuthorizationServer?: boolean;
   /** Scopes a client may ask for. Default none listed. */
   scopes?: string[];
   /** Human-readable name. Default `mcp-guard`. */
@@ -28,6 +54,7 @@ const optionsSchema = z.strictObject({
     .regex(/^\/[A-Za-z0-9/_-]*$/)
     .optional(),
   authorizationServers: z.array(z.url({ protocol: /^https?$/ })).optional(),
+  selfIsAuthorizationServer: z.boolean().optional(),
   scopes: z.array(z.string().min(1)).optional(),
   resourceName: z.string().min(1).max(128).optional(),
 });
@@ -56,6 +83,7 @@ export function createProtectedResourceMetadata(options: ProtectedResourceMetada
     publicUrl,
     resourcePath = '/mcp',
     authorizationServers = [],
+    selfIsAuthorizationServer = false,
     scopes = [],
     resourceName = 'mcp-guard',
   } = parseOptions('createProtectedResourceMetadata', optionsSchema, options);
@@ -67,10 +95,13 @@ export function createProtectedResourceMetadata(options: ProtectedResourceMetada
     paths: [PROTECTED_RESOURCE_PATH, `${PROTECTED_RESOURCE_PATH}${resourcePath}`],
     handler: function protectedResourceMetadata(req, res) {
       const base = baseOf(req);
+      const servers = selfIsAuthorizationServer
+        ? [base, ...authorizationServers.filter((server) => server !== base)]
+        : authorizationServers;
       res.setHeader('Cache-Control', 'public, max-age=300');
       res.json({
         resource: `${base}${resourcePath}`,
-        authorization_servers: authorizationServers.length ? authorizationServers : [base],
+        ...(servers.length ? { authorization_servers: servers } : {}),
         ...(scopes.length ? { scopes_supported: scopes } : {}),
         bearer_methods_supported: ['header'],
         resource_name: resourceName,

@@ -96,6 +96,7 @@ describe('loadConfig', () => {
       [
         'MCP_API_KEYS',
         'MCP_AUDIT_HMAC_KEY',
+        'MCP_AUTH_SERVER_UPSTREAM_CLIENT_SECRET',
         'MCP_AUTH_TOKEN',
         'MCP_JWT_SECRET',
         'MCP_REQUEST_STATE_KEY',

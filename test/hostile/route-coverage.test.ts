@@ -53,6 +53,7 @@ const PUBLIC_ROUTES: Record<string, string> = {
   '/.well-known/oauth-protected-resource': 'RFC 9728 discovery must be public',
   '/.well-known/oauth-protected-resource/mcp': 'RFC 9728 path-aware discovery must be public',
   '/oauth/token': 'authenticates its own client credentials',
+  '/.well-known/oauth-authorization-server': 'RFC 8414 metadata of the token endpoint (or of the authorization server) must be public',
 };
 
 /** The methods to probe a route with. */
