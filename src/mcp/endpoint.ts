@@ -81,6 +81,8 @@ interface Entry {
   createdAt: number;
   lastSeen: number;
   inflight: number;
+  /** JSON-RPC ids of the requests in flight: the transport maps responses by id, so a reused one would hang. */
+  ids: Set<string>;
 }
 
 const ANONYMOUS = 'anonymous';
@@ -191,6 +193,26 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
     });
   };
 
+  // The SDK's transport routes each response by its JSON-RPC id: a second request reusing an id still
+  // in flight would take the first one's place and leave it unanswered. Such a request is refused.
+  const claimIds = (entry: Entry, req: Request, res: Response): void => {
+    if (req.method !== 'POST') return;
+    const keys: string[] = [];
+    for (const message of Array.isArray(req.body) ? (req.body as unknown[]) : [req.body]) {
+      const { id, method } = (message ?? {}) as { id?: unknown; method?: unknown };
+      if (typeof method !== 'string' || (typeof id !== 'string' && typeof id !== 'number')) continue;
+      const key = `${typeof id}:${id}`;
+      if (entry.ids.has(key) || keys.includes(key)) {
+        throw new GuardError(ErrorCode.InvalidRequest, 'Bad Request: a request with this id is already in flight in this session');
+      }
+      keys.push(key);
+    }
+    for (const key of keys) entry.ids.add(key);
+    res.once('close', () => {
+      for (const key of keys) entry.ids.delete(key);
+    });
+  };
+
   const openSession = async (req: Request, res: Response): Promise<void> => {
     const owner = ownerOf(req.auth);
     await makeRoom(owner.principalId);
@@ -205,7 +227,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       eventStore: createSessionEventStore(),
       retryInterval: SSE_RETRY_MS,
       onsessioninitialized: async (sessionId) => {
-        entry = { id: sessionId, transport, server, ...owner, createdAt: Date.now(), lastSeen: Date.now(), inflight: 0 };
+        entry = { id: sessionId, transport, server, ...owner, createdAt: Date.now(), lastSeen: Date.now(), inflight: 0, ids: new Set() };
         sessions.set(sessionId, entry);
         if (initialize.res) track(entry, initialize.res);
         await hooks.onSessionCreated?.({ sessionId, ...owner });
@@ -258,6 +280,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       // Exactly the answer for an unknown session: the id's existence is not revealed.
       throw new GuardError(ErrorCode.NotFound, 'Session not found');
     }
+    claimIds(entry, req, res);
     track(entry, res);
     await entry.transport.handleRequest(req, res, req.body);
   };
