@@ -1,4 +1,5 @@
-import express, { type Express } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import type { AuditLogger } from './audit/types.js';
 import { openAudit } from './app/audit.js';
 import { sessionHooks, toolCallHooks } from './app/mcp-hooks.js';
@@ -20,6 +21,7 @@ import { createServerFactory } from './mcp/server.js';
 import { inputJsonSchemaOf, type Toolset, type ToolsetPolicy } from './mcp/toolset.js';
 import { createGuardMetrics, type GuardMetrics } from './metrics/guard-metrics.js';
 import { createLimiterStore } from './middleware/rate-limit/store-adapter.js';
+import { composeMiddleware } from './middleware/compose.js';
 import { createNotFound } from './middleware/error-handler.js';
 import { createProbeMarker } from './middleware/probe.js';
 import { createHealthRoute } from './routes/health.js';
@@ -56,6 +58,11 @@ export interface GuardApp {
    * `GET /session` stream open. A secret: never log it.
    */
   devToken: string | undefined;
+  /**
+   * The request listener to serve: `/mcp` goes straight to its composed chain (Express's request
+   * and response, without its router), everything else to `app`.
+   */
+  handle: (req: IncomingMessage, res: ServerResponse) => void;
   /** Marks the app ready (`/ready` answers 200 from now on). */
   markReady(): void;
   /**
@@ -241,16 +248,14 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
 
   // The MCP endpoint behind the whole stack, in the stack's own order (src/stack.ts).
   const mcpPath = config.mcp.path;
-  app.all(
-    mcpPath,
-    (req, _res, next) => {
-      req.guard = { ...req.guard!, route: 'mcp' };
-      next();
-    },
-    stack,
-    endpoint.handler,
-  );
-  app.use(mcpPath, stack.rpcErrorHandler);
+  const markRoute: RequestHandler = (req, res, next) => {
+    // While stopping, ask clients not to reuse the connection.
+    if (phase === 'stopping') res.setHeader('Connection', 'close');
+    req.guard = { ...req.guard!, route: 'mcp' };
+    next();
+  };
+  const mcpChain = composeMiddleware([markRoute, stack.guard, endpoint.handler], stack.rpcErrorHandler);
+  app.all(mcpPath, mcpChain);
 
   // Every other route: the perimeter, then public probes, then what needs a credential. Docker and
   // Kubernetes probes name the container's address in Host; marked here, they pass the Host allowlist
@@ -337,8 +342,29 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     await stores.shutdown();
   };
 
+  // The MCP endpoint is most of the traffic: it skips the app's router, which would only find the route
+  // registered above after matching it against every layer in front of it.
+  const notFound = createNotFound();
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '';
+    const query = url.indexOf('?');
+    if ((query < 0 ? url : url.slice(0, query)) !== mcpPath) return void app(req, res);
+    const request = req as Request;
+    const response = res as Response;
+    request.res = response;
+    response.req = request;
+    Object.setPrototypeOf(req, app.request);
+    Object.setPrototypeOf(res, app.response);
+    response.locals = Object.create(null) as Record<string, unknown>;
+    mcpChain(request, response, (error?: unknown) => {
+      if (error) return void stack.rpcErrorHandler(error, request, response, () => undefined);
+      return void notFound(request, response, (refusal?: unknown) => stack.rpcErrorHandler(refusal, request, response, () => undefined));
+    });
+  };
+
   return {
     app,
+    handle,
     stack,
     endpoint,
     metrics,

@@ -34,7 +34,7 @@ export async function startServer(config: GuardConfig, logger: Logger): Promise<
       connectionsCheckingInterval: Math.min(1_000, config.server.headersTimeoutMs),
       keepAliveTimeout: 5_000,
     },
-    guard.app,
+    guard.handle,
   );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -15,6 +15,7 @@ import { createAuthorize } from './middleware/authorize.js';
 import { classifyOnce, routingHeadersOf, type ParamHeader } from './mcp/era.js';
 import { createMcpRequestCheck, createRoutingHeaders } from './middleware/mcp-request.js';
 import { createRequestLog } from './middleware/request-log.js';
+import { composeMiddleware } from './middleware/compose.js';
 import { createCredentialIpCheck } from './middleware/credential-ip.js';
 import { createBodyParser } from './middleware/body.js';
 import { createCors } from './middleware/cors.js';
@@ -92,6 +93,8 @@ export interface SecurityStackOptions {
  * endpoint, carrying its parts for apps that place them one by one.
  */
 export type SecurityStack = Router & {
+  /** The whole chain as one handler (what the router mounts): errors answered as JSON-RPC, then `next()` on success. */
+  guard: RequestHandler;
   /** Request id, metrics, request log, security headers, CORS, Origin/Host check: for every route. */
   perimeter: RequestHandler[];
   /** Per-IP rate limit (empty when off). */
@@ -208,25 +211,31 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
   const rpcErrorHandler = createErrorHandler({ format: 'json-rpc', ...handlerOptions });
   const jsonErrorHandler = createErrorHandler({ format: 'json', ...handlerOptions });
 
-  const router = Router();
-  router.use(
-    ...perimeter,
-    ...preAuthLimits,
-    authenticate,
-    ...principalRateLimit,
-    // 2026-07-28: an early refusal from the routing headers, before the body is read.
-    routingHeaders,
-    authorize,
-    ...toolRateLimit,
-    bodyParser,
-    mcpRequestCheck,
-    // The final word, on the verified body; tool calls not counted above are counted here.
-    authorize,
-    ...toolRateLimit,
+  // The whole chain in request order, composed into one handler: the router's per-layer work would
+  // cost more than most layers do (see docs/benchmarks.md).
+  const guard = composeMiddleware(
+    [
+      ...perimeter,
+      ...preAuthLimits,
+      authenticate,
+      ...principalRateLimit,
+      // 2026-07-28: an early refusal from the routing headers, before the body is read.
+      routingHeaders,
+      authorize,
+      ...toolRateLimit,
+      bodyParser,
+      mcpRequestCheck,
+      // The final word, on the verified body; tool calls not counted above are counted here.
+      authorize,
+      ...toolRateLimit,
+    ],
+    rpcErrorHandler,
   );
-  router.use(rpcErrorHandler);
+  const router = Router();
+  router.use(guard);
 
   return Object.assign(router, {
+    guard,
     perimeter,
     ipRateLimit,
     preAuthLimits,
