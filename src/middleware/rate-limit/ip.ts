@@ -30,8 +30,8 @@ export interface IpRateLimitOptions {
 
 /**
  * Per-client-IP rate limit (express-rate-limit), placed before authentication
- * so floods are cut before any credential work. Sends `RateLimit-*` headers;
- * a refusal is 429 with `Retry-After`, an audit event and a metric. The client
+ * so floods are cut before any credential work. A refusal is 429 with
+ * `Retry-After` and `RateLimit-*` headers, an audit event and a metric. The client
  * IP is `req.ip`: set Express's `trust proxy` only for proxies you run.
  *
  * @example app.use(createIpRateLimit({ limit: 300, windowMs: 60_000, audit }));
@@ -41,7 +41,9 @@ export function createIpRateLimit(options: IpRateLimitOptions): RequestHandler {
   return rateLimit({
     windowMs,
     limit,
-    standardHeaders: 'draft-6',
+    // The limit's headers go with a refusal only (below): on every answered request they would
+    // cost four headers and tell any client the exact budget of its address.
+    standardHeaders: false,
     legacyHeaders: false,
     ...(store ? { store } : {}),
     // mcp-guard checks the proxy settings at start-up (MCP_TRUST_PROXY, posture warnings) and
@@ -66,7 +68,12 @@ export function createIpRateLimit(options: IpRateLimitOptions): RequestHandler {
         // The request is refused either way; the write failure is counted by the audit logger.
       }
       res.removeHeader('Retry-After');
-      next(new GuardError(ErrorCode.RateLimited, 'Too many requests', { retryAfter }));
+      next(
+        new GuardError(ErrorCode.RateLimited, 'Too many requests', {
+          retryAfter,
+          headers: { 'RateLimit-Limit': String(limit), 'RateLimit-Remaining': '0', 'RateLimit-Reset': String(retryAfter) },
+        }),
+      );
     },
   });
 }
