@@ -1,4 +1,6 @@
-import express, { type RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
+import contentType from 'content-type';
+import getRawBody from 'raw-body';
 import { z } from 'zod';
 import { parseOptions } from '../core/options.js';
 import { ErrorCode } from '../errors/codes.js';
@@ -29,20 +31,38 @@ export function checkJsonRpcShape(body: unknown, maxBatch: number): string | und
   return body !== null && typeof body === 'object' ? undefined : 'Body must be a JSON-RPC object or batch';
 }
 
-// body-parser reports its failures with these `type` values.
-const PARSER_ERRORS: Record<string, [ErrorCode, string]> = {
+// raw-body reports its failures with these `type` values.
+const READ_ERRORS: Record<string, [ErrorCode, string]> = {
   'entity.too.large': [ErrorCode.PayloadTooLarge, 'Request body too large'],
-  'entity.parse.failed': [ErrorCode.ParseError, 'Parse error: invalid JSON'],
-  'encoding.unsupported': [ErrorCode.UnsupportedMediaType, 'Unsupported content encoding'],
-  'charset.unsupported': [ErrorCode.UnsupportedMediaType, 'Unsupported charset'],
   'request.size.invalid': [ErrorCode.InvalidRequest, 'Request size did not match Content-Length'],
   'request.aborted': [ErrorCode.InvalidRequest, 'Request aborted'],
-  'stream.encoding.set': [ErrorCode.Internal, 'Internal error'],
+  'encoding.unsupported': [ErrorCode.UnsupportedMediaType, 'Unsupported charset'],
 };
+
+/** The refusal of a request whose body is not plain UTF-8 JSON; undefined when it is. */
+function mediaProblem(req: Request): GuardError | undefined {
+  const type = req.headers['content-type'];
+  let parsed: ReturnType<typeof contentType.parse>;
+  try {
+    parsed = contentType.parse(type ?? '');
+  } catch {
+    return new GuardError(ErrorCode.UnsupportedMediaType, 'Content-Type must be application/json');
+  }
+  if (parsed.type !== 'application/json') return new GuardError(ErrorCode.UnsupportedMediaType, 'Content-Type must be application/json');
+  const charset = parsed.parameters.charset?.toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')
+    return new GuardError(ErrorCode.UnsupportedMediaType, 'Unsupported charset');
+  // Compressed bodies are refused: none of the MCP clients sends one, and a small one can inflate a lot.
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding.toLowerCase() !== 'identity')
+    return new GuardError(ErrorCode.UnsupportedMediaType, 'Unsupported content encoding');
+  return undefined;
+}
 
 /**
  * Parses JSON bodies of POST requests with a size limit: 415 for any other
- * content type, 413 past the limit, 400 (JSON-RPC parse error) for invalid
+ * content type, charset or a compressed body, 413 past the limit (without
+ * reading further than the limit), 400 (JSON-RPC parse error) for invalid
  * JSON, 400 for something that is not a JSON-RPC message or a batch within
  * `maxBatch`. Other methods pass through untouched.
  *
@@ -50,19 +70,27 @@ const PARSER_ERRORS: Record<string, [ErrorCode, string]> = {
  */
 export function createBodyParser(options: BodyParserOptions = {}): RequestHandler {
   const { limitBytes = 1024 * 1024, maxBatch = 100 } = parseOptions('createBodyParser', optionsSchema, options);
-  const json = express.json({ limit: limitBytes, strict: true, type: () => true });
-  return function bodyParser(req, res, next) {
+  return function bodyParser(req, _res, next) {
     if (req.method !== 'POST') return next();
-    if (!req.is('application/json')) {
-      return next(new GuardError(ErrorCode.UnsupportedMediaType, 'Content-Type must be application/json'));
-    }
-    json(req, res, (error?: unknown) => {
+    const refused = mediaProblem(req);
+    if (refused) return next(refused);
+    const length = req.headers['content-length'];
+    getRawBody(req, { limit: limitBytes, length: length === undefined ? null : length, encoding: 'utf8' }, (error, text) => {
       if (error) {
-        const type = (error as { type?: string }).type ?? '';
-        const [code, message] = PARSER_ERRORS[type] ?? [ErrorCode.InvalidRequest, 'Invalid request body'];
+        const [code, message] = READ_ERRORS[(error as { type?: string }).type ?? ''] ?? [ErrorCode.InvalidRequest, 'Invalid request body'];
         return next(new GuardError(code, message));
       }
-      const problem = checkJsonRpcShape(req.body, maxBatch);
+      // Strict: a JSON-RPC body is an object or an array, nothing else.
+      const first = /^[\x20\x09\x0a\x0d]*(.)/.exec(text)?.[1];
+      let body: unknown;
+      try {
+        if (first !== '{' && first !== '[') throw new SyntaxError('not an object or array');
+        body = JSON.parse(text);
+      } catch {
+        return next(new GuardError(ErrorCode.ParseError, 'Parse error: invalid JSON'));
+      }
+      req.body = body;
+      const problem = checkJsonRpcShape(body, maxBatch);
       return next(problem ? new GuardError(ErrorCode.InvalidRequest, `Invalid request: ${problem}`) : undefined);
     });
   };
