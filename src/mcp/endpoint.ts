@@ -7,7 +7,7 @@ import { ErrorCode } from '../errors/codes.js';
 import { GuardError } from '../errors/guard-error.js';
 import { describeError } from '../logging/redact.js';
 import type { Logger } from '../logging/logger.js';
-import { classifyOnce } from './era.js';
+import { classifyOnce, decodeHeaderValue } from './era.js';
 import { createSessionEventStore } from './event-store.js';
 import type { ServerFactory } from './server.js';
 import type { SessionSummary } from './toolset.js';
@@ -86,6 +86,13 @@ interface Entry {
 }
 
 const ANONYMOUS = 'anonymous';
+
+/** The tool a 2026-07-28 `tools/call` names in its (verified) routing headers. */
+function calledTool(request: globalThis.Request | undefined): string | undefined {
+  if (request?.headers.get('mcp-method') !== 'tools/call') return undefined;
+  const name = request.headers.get('mcp-name');
+  return name === null ? undefined : decodeHeaderValue(name);
+}
 /** Seconds a client refused for holding too many sessions or streams should wait. */
 const CAP_RETRY_AFTER = 30;
 /**
@@ -129,14 +136,18 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
   let listenCount = 0;
   let active = 0;
 
-  const modern = createMcpHandler(({ authInfo }) => createServer({ authInfo, era: 'modern' }), {
-    legacy: 'reject',
-    responseMode: jsonResponse ? 'json' : 'auto',
-    // The endpoint's own caps apply first; the SDK's is a backstop.
-    maxSubscriptions: maxListenStreams + 1,
-    ...(bus ? { bus } : {}),
-    onerror: (error) => logger?.debug('MCP request refused or failed', { error: describeError(error) }),
-  });
+  // A tools/call needs only its tool on its server: its name is in Mcp-Name (checked against the body).
+  const modern = createMcpHandler(
+    ({ authInfo, requestInfo }) => createServer({ authInfo, era: 'modern', onlyTool: calledTool(requestInfo) }),
+    {
+      legacy: 'reject',
+      responseMode: jsonResponse ? 'json' : 'auto',
+      // The endpoint's own caps apply first; the SDK's is a backstop.
+      maxSubscriptions: maxListenStreams + 1,
+      ...(bus ? { bus } : {}),
+      onerror: (error) => logger?.debug('MCP request refused or failed', { error: describeError(error) }),
+    },
+  );
   const serveModern = toNodeHandler(modern);
 
   const closeEntry = async (entry: Entry, reason: NonNullable<SessionEvent['reason']>): Promise<void> => {
@@ -253,7 +264,10 @@ export function createMcpEndpoint(options: McpEndpointOptions): McpEndpoint {
       res.setHeader('Allow', 'POST');
       throw new GuardError(ErrorCode.MethodNotAllowed, 'Method not allowed in stateless mode');
     }
-    const server = createServer({ authInfo: req.auth, era: 'legacy' });
+    const classified = classifyOnce(req);
+    const single =
+      classified.ok && classified.facts.method === 'tools/call' && !Array.isArray(req.body) ? classified.facts.name : undefined;
+    const server = createServer({ authInfo: req.auth, era: 'legacy', onlyTool: single });
     const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: jsonResponse });
     res.once('close', () => {
       void transport.close();

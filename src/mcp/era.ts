@@ -152,6 +152,38 @@ function checkRoutingHeaders(headers: IncomingHttpHeaders, method: string, name:
   return undefined;
 }
 
+const CLAIM_KEY = 'io.modelcontextprotocol/protocolVersion';
+const FIRST_MODERN = '2026-07-28';
+
+/**
+ * The common 2025 request, classified without the SDK's schema checks: one
+ * well-formed JSON-RPC request or notification whose params carry no `_meta`
+ * envelope claim, under no modern `MCP-Protocol-Version` header. The SDK's
+ * classifier answers `legacy` for exactly these (the rule is: no claim and no
+ * modern header is 2025 traffic); anything else goes through it.
+ */
+function plainLegacyMessage(request: McpHttpRequest, versionHeader: string | undefined): McpClassification | undefined {
+  const { method: httpMethod, body } = request;
+  if (httpMethod !== 'POST' || !isObject(body) || body.jsonrpc !== '2.0' || typeof body.method !== 'string') return undefined;
+  const { id, params } = body;
+  if (id !== undefined && typeof id !== 'string' && !Number.isSafeInteger(id)) return undefined;
+  if (params !== undefined && !isObject(params)) return undefined;
+  if (params !== undefined && isObject(params._meta) && CLAIM_KEY in params._meta) return undefined;
+  if (versionHeader !== undefined && trimOws(versionHeader) >= FIRST_MODERN) return undefined;
+  const name = targetOf(body.method, params);
+  const traceparent = traceparentOf(params, request.headers);
+  return {
+    ok: true,
+    facts: {
+      era: 'legacy',
+      method: body.method,
+      ...(name !== undefined ? { name } : {}),
+      ...(traceparent ? { traceparent } : {}),
+      ...(versionHeader !== undefined ? { protocolVersion: trimOws(versionHeader) } : {}),
+    },
+  };
+}
+
 /**
  * Classifies one HTTP request on the MCP endpoint into its era, with the
  * SDK's own classifier (so the stack and the SDK never disagree), and
@@ -163,6 +195,8 @@ function checkRoutingHeaders(headers: IncomingHttpHeaders, method: string, name:
 export function classifyMcpRequest(request: McpHttpRequest, options: ClassifyOptions = {}): McpClassification {
   const { headers, body } = request;
   const protocolVersionHeader = header(headers, 'mcp-protocol-version');
+  const plain = plainLegacyMessage(request, protocolVersionHeader);
+  if (plain) return plain;
   const mcpMethodHeader = header(headers, 'mcp-method');
   const mcpNameHeader = header(headers, 'mcp-name');
   const outcome = classifyInboundRequest({

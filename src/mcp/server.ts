@@ -31,6 +31,8 @@ export interface ServerFactoryOptions {
 export interface ServerContextInput {
   authInfo: AuthInfo | undefined;
   era: McpEra;
+  /** A server built to serve one `tools/call` needs only that tool. Default: every tool. */
+  onlyTool?: string | undefined;
 }
 
 /** Builds one MCP server for one principal (a 2025 session, or one request). */
@@ -75,7 +77,7 @@ export function createServerFactory(options: ServerFactoryOptions): ServerFactor
     bind: requestStateBinding,
   });
   const cacheHints = Object.fromEntries(CACHEABLE.map((method) => [method, { ttlMs: 0, cacheScope: 'private' as const }]));
-  return ({ authInfo, era }) => {
+  return ({ authInfo, era, onlyTool }) => {
     const server = new McpServer(
       { name, version },
       {
@@ -85,7 +87,16 @@ export function createServerFactory(options: ServerFactoryOptions): ServerFactor
         requestState: { verify: (state, ctx) => codec.verify(state, ctx) },
       },
     );
-    toolset.install(server, { authInfo, era, hooks, logger, listSessions, policy, mintState: (state, ctx) => codec.mint(state, ctx) });
+    toolset.install(server, {
+      authInfo,
+      era,
+      hooks,
+      logger,
+      listSessions,
+      policy,
+      only: onlyTool,
+      mintState: (state, ctx) => codec.mint(state, ctx),
+    });
     return server;
   };
 }

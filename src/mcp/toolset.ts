@@ -119,6 +119,11 @@ export interface InstallContext {
   listSessions(): SessionSummary[];
   /** The permissions in force (the toolset's own, with configured overrides). */
   policy: ToolsetPolicy;
+  /**
+   * The one tool the server is built to call (a `tools/call` served by a server of its own):
+   * only that tool is registered. Undefined: every tool the principal may use.
+   */
+  only?: string | undefined;
   /** Seals input_required state for the current call (see {@link ToolContext.mintState}). */
   mintState(state: unknown, ctx: HandlerContext): Promise<string>;
 }
@@ -228,6 +233,7 @@ const isInputRequired = (result: ToolResult): result is InputRequiredResult =>
 export function installTools(server: McpServer, tools: readonly ToolDefinition[], context: InstallContext): void {
   const granted = context.authInfo?.scopes ?? [];
   for (const tool of tools) {
+    if (context.only !== undefined && tool.name !== context.only) continue;
     const permission = context.policy.tools[tool.name] ?? tool.permission;
     if (!hasPermission(granted, permission)) continue;
     const hasArgs = tool.inputSchema !== undefined || tool.jsonInputSchema !== undefined;
