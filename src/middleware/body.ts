@@ -81,7 +81,7 @@ export function createBodyParser(options: BodyParserOptions = {}): RequestHandle
         return next(new GuardError(code, message));
       }
       // Strict: a JSON-RPC body is an object or an array, nothing else.
-      const first = /^[\x20\x09\x0a\x0d]*(.)/.exec(text)?.[1];
+      const first = text.trimStart()[0];
       let body: unknown;
       try {
         if (first !== '{' && first !== '[') throw new SyntaxError('not an object or array');
