@@ -9,7 +9,7 @@ import { ConfigError } from './config/load.js';
 import type { RbacPolicy } from './config/rbac.js';
 import { allowedHostsOf } from './config/to-options.js';
 import { Permission } from './core/permissions.js';
-import { createCredentials } from './credentials/setup.js';
+import { createCredentials } from './app/credentials.js';
 import { describeError } from './logging/redact.js';
 import { createSilentLogger, type Logger } from './logging/logger.js';
 import { createConformanceToolset } from './mcp/conformance-toolset.js';
@@ -188,6 +188,11 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
   const unsubscribe = await store.subscribe(REVOKED_CHANNEL, endPrincipal);
 
   const credentials = await createCredentials(config.credentials, {
+    sources: {
+      ...(config.auth.token ? { token: config.auth.token, tokenRole: config.auth.tokenRole } : {}),
+      apiKeys: config.auth.apiKeys,
+      ...(sessionTokens ? { sessionTokens } : {}),
+    },
     store,
     audit,
     metrics,
@@ -205,9 +210,6 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
   });
   const stack = createSecurityStack({
     auth: {
-      ...(config.auth.token ? { token: config.auth.token, tokenRole: config.auth.tokenRole } : {}),
-      apiKeys: config.auth.apiKeys,
-      ...(sessionTokens ? { sessionTokens } : {}),
       verifiers: credentials.verifiers,
       ...(credentials.lockout ? { lockout: credentials.lockout, keyIdOf: credentials.keyIdOf } : {}),
     },
@@ -279,7 +281,7 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     }),
   );
 
-  credentials.mount(app, stack.preAuthLimits);
+  app.use(credentials.routes(stack.preAuthLimits));
 
   if (sessionTokens) {
     app.get(

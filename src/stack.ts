@@ -6,10 +6,8 @@ import type { ChallengeBuilder } from './errors/respond.js';
 import type { Logger } from './logging/logger.js';
 import { createGuardMetrics, type GuardMetrics } from './metrics/guard-metrics.js';
 import { createAuthenticate } from './middleware/auth/authenticate.js';
-import { createSessionTokenVerifier } from './middleware/auth/session-token.js';
-import { createStaticApiKeyVerifier } from './middleware/auth/static-api-keys.js';
-import { createStaticTokenVerifier } from './middleware/auth/static-token.js';
-import type { Credential, CredentialVerifier, RoleResolver } from './middleware/auth/verifier.js';
+import type { Credential, RoleResolver } from './middleware/auth/verifier.js';
+import { credentialVerifiers, type CredentialSources } from './middleware/auth/verifiers.js';
 import type { Lockout } from './credentials/lockout.js';
 import { createAuthorize } from './middleware/authorize.js';
 import { classifyOnce, routingHeadersOf, type ParamHeader } from './mcp/era.js';
@@ -28,21 +26,11 @@ import type { StateStore } from './stores/types.js';
 import { createRequestId } from './middleware/request-id.js';
 import { requirePermission } from './middleware/require-permission.js';
 import { createSecurityHeaders } from './middleware/security-headers.js';
-import type { SessionTokenStore } from './stores/session-tokens.js';
 
 /** Options of {@link createSecurityStack}. Each group configures one middleware. */
 export interface SecurityStackOptions {
-  auth: {
-    /** Static bearer token (at least 32 characters). */
-    token?: string;
-    /** Role of the static token. Default `admin`. */
-    tokenRole?: string;
-    /** Static API keys, accepted in `X-API-Key` or as bearer tokens. */
-    apiKeys?: Array<{ name: string; role: string; secret: string; tenant?: string; allowedCidrs?: string[] }>;
-    /** Store of development session tokens; set to accept them. */
-    sessionTokens?: SessionTokenStore;
-    /** More verifiers, tried after the built-in ones (for example JWT). */
-    verifiers?: CredentialVerifier[];
+  /** Where credentials come from (see {@link CredentialSources}), and the lockout. */
+  auth: CredentialSources & {
     /** Brute-force lockout checked before and fed after verification. Default none. */
     lockout?: Lockout;
     /** The key id a credential names, for per-key lockout. */
@@ -148,11 +136,7 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
   const { logger } = options;
   const { auth } = options;
 
-  const verifiers: CredentialVerifier[] = [];
-  if (auth.token) verifiers.push(createStaticTokenVerifier({ token: auth.token, role: auth.tokenRole ?? 'admin', resolveRole }));
-  if (auth.apiKeys?.length) verifiers.push(createStaticApiKeyVerifier({ keys: auth.apiKeys, resolveRole }));
-  if (auth.sessionTokens) verifiers.push(createSessionTokenVerifier({ store: auth.sessionTokens, resolveRole }));
-  verifiers.push(...(auth.verifiers ?? []));
+  const verifiers = credentialVerifiers(auth, resolveRole);
   if (verifiers.length === 0)
     throw new TypeError('createSecurityStack: configure at least one credential (token, API keys, session tokens or a verifier)');
 

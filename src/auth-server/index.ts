@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Router, type Express, type Request, type RequestHandler, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { default as ProviderClass } from 'oidc-provider';
 import type { AuditLogger } from '../audit/types.js';
 import type { RoleMap } from '../core/permissions.js';
@@ -41,7 +41,7 @@ export interface AuthServer {
    * Mounts the metadata documents, `/auth/*` and the sign-in pages on the app,
    * after the perimeter (Origin and Host checks), each behind `limits`.
    */
-  mount(app: Express, limits: RequestHandler[]): void;
+  mount(app: Router, limits: RequestHandler[]): void;
   /** Verifies the access tokens it issues; put it before any other JWT verifier. */
   verifier: CredentialVerifier;
   /** Re-reads the signing keys file (rotation without a restart); keeps the old keys if the file is bad. */

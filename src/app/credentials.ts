@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Express, RequestHandler } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { AuditLogger } from '../audit/types.js';
 import type { CredentialsConfig } from '../config/config.js';
 import type { ChallengeBuilder } from '../errors/respond.js';
@@ -9,6 +9,7 @@ import type { GuardMetrics } from '../metrics/guard-metrics.js';
 import { createApiKeyStoreVerifier } from '../middleware/auth/api-key-store.js';
 import { createJwtVerifier } from '../middleware/auth/jwt.js';
 import type { Credential, CredentialVerifier, RoleResolver } from '../middleware/auth/verifier.js';
+import { credentialVerifiers, type CredentialSources } from '../middleware/auth/verifiers.js';
 import { createAuthServer } from '../auth-server/index.js';
 import { BASIC_SCOPES } from '../auth-server/scopes.js';
 import type { AuthServerConfig } from '../auth-server/config.js';
@@ -17,18 +18,20 @@ import { createOAuthTokenRoute } from '../routes/oauth-token.js';
 import { createProtectedResourceMetadata, createTokenEndpointMetadata } from '../routes/protected-resource-metadata.js';
 import { createMemoryStore } from '../stores/memory.js';
 import type { StateStore } from '../stores/types.js';
-import { parseApiKey } from './api-key-format.js';
-import { openApiKeyStore, type ApiKeyStore } from './api-key-store.js';
-import { createJwksCache } from './jwks.js';
-import { createJwtValidator } from './jwt.js';
-import { keyStatus } from './key-lifecycle.js';
-import { createLockout, type Lockout } from './lockout.js';
-import { createRefreshTokenStore } from './refresh-tokens.js';
-import { createRevocationList } from './revocations.js';
-import { createTokenService } from './token-service.js';
+import { parseApiKey } from '../credentials/api-key-format.js';
+import { openApiKeyStore, type ApiKeyStore } from '../credentials/api-key-store.js';
+import { createJwksCache } from '../credentials/jwks.js';
+import { createJwtValidator } from '../credentials/jwt.js';
+import { keyStatus } from '../credentials/key-lifecycle.js';
+import { createLockout, type Lockout } from '../credentials/lockout.js';
+import { createRefreshTokenStore } from '../credentials/refresh-tokens.js';
+import { createRevocationList } from '../credentials/revocations.js';
+import { createTokenService } from '../credentials/token-service.js';
 
 /** What {@link createCredentials} needs from the app. */
 export interface CredentialsDependencies {
+  /** The static credentials and session tokens the configuration enables (their verifiers come first). */
+  sources: Omit<CredentialSources, 'verifiers'>;
   store: StateStore;
   audit: AuditLogger;
   metrics: GuardMetrics;
@@ -47,20 +50,23 @@ export interface CredentialsDependencies {
 
 /** The credential parts of the standalone app, built from the configuration. */
 export interface Credentials {
+  /** Every verifier the configuration enables, in the order they are tried. */
   verifiers: CredentialVerifier[];
   lockout: Lockout | undefined;
   keyIdOf: (credential: Credential) => string | undefined;
   challenge: ChallengeBuilder;
-  /** Mounts the discovery document (public) and, when enabled, `POST /oauth/token` behind `limit`. */
-  mount(app: Express, limit: RequestHandler[]): void;
+  /** The discovery documents (public) and, when enabled, the token endpoint and authorization server behind `limit`. */
+  routes(limit: RequestHandler[]): Router;
   /** Re-reads the key store and the authorization server's signing keys (SIGHUP). */
   reload(): void;
   close(): Promise<void>;
 }
 
 /**
- * Builds the key store, JWT verifier, lockout, discovery document and token
- * endpoint the configuration asks for. Anything unsafe or malformed (a store
+ * The one place where the app's credentials are wired: every verifier (static
+ * token and keys, session tokens, key store, JWT, the authorization server's
+ * tokens), the lockout, the discovery documents and the token endpoint the
+ * configuration asks for. Anything unsafe or malformed (a store
  * file others can read, a bad public key) fails here, at start-up.
  */
 export async function createCredentials(config: CredentialsConfig, deps: CredentialsDependencies): Promise<Credentials> {
@@ -140,6 +146,7 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
     : undefined;
   // Its tokens are JWTs: its verifier judges them before any other JWT verifier (it passes on other issuers' tokens).
   if (authServer) verifiers.unshift(authServer.verifier);
+  const all = credentialVerifiers({ ...deps.sources, verifiers }, resolveRole);
   const tokenEndpoint = config.tokenEndpoint.enabled && keys && jwt.secret ? jwt.secret : undefined;
   // Name only authorization servers that exist: the configured ones, the full one when on, this server when it has a token endpoint.
   const discovery = createProtectedResourceMetadata({
@@ -151,11 +158,12 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
   });
 
   return {
-    verifiers,
+    verifiers: all,
     lockout,
     keyIdOf: (credential) => parseApiKey(credential.value)?.id,
     challenge: discovery.challenge,
-    mount(app, limit) {
+    routes(limit) {
+      const app = Router();
       app.get(discovery.paths, discovery.handler);
       if (authServer) authServer.mount(app, limit);
       else if (tokenEndpoint)
@@ -176,6 +184,7 @@ export async function createCredentials(config: CredentialsConfig, deps: Credent
         });
         app.use('/oauth/token', ...limit, createOAuthTokenRoute({ tokens, audit, metrics, ...(lockout ? { lockout } : {}) }));
       }
+      return app;
     },
     reload() {
       authServer?.reload();
