@@ -20,3 +20,14 @@ export function addressAllowed(list: BlockList, ip: string | undefined): boolean
   const family = address ? isIP(address) : 0;
   return family !== 0 && list.check(address!, family === 4 ? 'ipv4' : 'ipv6');
 }
+
+/** True for one IP address or a CIDR (`10.0.0.0/8`, `2001:db8::/32`) with a prefix its family allows. */
+export function isAddressOrCidr(item: string): boolean {
+  const [address, prefix, extra] = item.split('/');
+  if (extra !== undefined || !address) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  const bits = Number(prefix);
+  return /^\d+$/.test(prefix) && bits >= 0 && bits <= (family === 4 ? 32 : 128);
+}
