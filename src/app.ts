@@ -237,6 +237,8 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
     audit,
     metrics,
     logger,
+    // The start-up posture (main.ts) already reported what these checks would.
+    validate: false,
   });
 
   const app = express();

@@ -74,6 +74,30 @@ export interface SecurityStackOptions {
   logger?: Logger;
   /** Builds `WWW-Authenticate` for 401 and 403. Default: a bare RFC 6750 challenge. */
   challenge?: ChallengeBuilder;
+  /**
+   * Check the options once for valid but dangerous settings (wildcard CORS, no Host allowlist, no
+   * audit trail, and at the first request Express's `trust proxy` set to `true`) and report each
+   * once, with the codes of docs/configuration.md, to `logger` (or `console.warn`). Default `true`.
+   */
+  validate?: boolean;
+}
+
+/** The coded warnings of a stack's options (docs/configuration.md, "Start-up warnings"). */
+export function stackWarnings(
+  options: Pick<SecurityStackOptions, 'corsOrigins' | 'allowedHosts' | 'audit'>,
+): Array<{ code: string; message: string }> {
+  const warnings: Array<{ code: string; message: string }> = [];
+  if (options.corsOrigins?.includes('*')) {
+    warnings.push({ code: 'MCPG_CORS_WILDCARD', message: "corsOrigins ['*'] lets any web page call this server from a browser." });
+  }
+  if (!options.allowedHosts?.length) {
+    warnings.push({
+      code: 'MCPG_NO_HOST_ALLOWLIST',
+      message: 'No allowedHosts: the Host header is not checked (DNS rebinding). Name the hosts this server answers to.',
+    });
+  }
+  if (!options.audit) warnings.push({ code: 'MCPG_AUDIT_OFF', message: 'No audit logger: no audit trail is written.' });
+  return warnings;
 }
 
 /**
@@ -140,8 +164,31 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
   if (verifiers.length === 0)
     throw new TypeError('createSecurityStack: configure at least one credential (token, API keys, session tokens or a verifier)');
 
+  const warn = (warning: { code: string; message: string }): void => {
+    if (logger) logger.warn(warning.message, { code: warning.code });
+    else console.warn(`mcp-guard ${warning.code}: ${warning.message}`);
+  };
+  const validate = options.validate ?? true;
+  if (validate) for (const warning of stackWarnings(options)) warn(warning);
+  let proxyChecked = !validate;
+  // Express's trust proxy is the app's setting: it can only be read once a request arrives.
+  const checkTrustProxy: RequestHandler = (req, _res, next) => {
+    if (!proxyChecked) {
+      proxyChecked = true;
+      if (req.app?.get('trust proxy') === true) {
+        warn({
+          code: 'MCPG_TRUST_PROXY_ALL',
+          message:
+            "Express's trust proxy is true: any client can choose the address it is seen from (per-address limits, lockouts, CIDR allowlists). Set the proxies' addresses instead.",
+        });
+      }
+    }
+    next();
+  };
+
   const corsOrigins = options.corsOrigins ?? [];
   const perimeter = [
+    ...(validate ? [checkTrustProxy] : []),
     createRequestId(),
     createHttpMetrics({ metrics }),
     ...(logger ? [createRequestLog({ logger })] : []),
