@@ -76,6 +76,8 @@ export function oneOf(values: Iterable<string>): LabelBound {
 export function capped(limit: number): LabelBound {
   const seen = new Set<string>();
   return (value) => {
+    // A value seen before is clean already: no regular expression on the hot path.
+    if (seen.has(value)) return value;
     const label = clean(value);
     if (seen.has(label)) return label;
     if (seen.size >= limit) return OTHER_LABEL;
@@ -101,10 +103,11 @@ export function toolBound(declared: readonly string[] | undefined): LabelBound {
  */
 export function boundLabels<M extends object>(metric: M, labelNames: readonly string[], bounds: Record<string, LabelBound> = {}): M {
   const policy = new Map<string, LabelBound>(labelNames.map((name) => [name, bounds[name] ?? capped(64)]));
-  const bound = (name: string, value: unknown): string => (policy.get(name) ?? capped(0))(String(value));
+  const none = capped(0);
+  const bound = (name: string, value: unknown): string => (policy.get(name) ?? none)(typeof value === 'string' ? value : String(value));
   const normalise = (labels: Record<string, unknown>): Record<string, string> => {
     const out: Record<string, string> = {};
-    for (const [name, value] of Object.entries(labels)) out[name] = bound(name, value);
+    for (const name in labels) if (Object.hasOwn(labels, name)) out[name] = bound(name, labels[name]);
     return out;
   };
   const isLabels = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
