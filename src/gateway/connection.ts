@@ -127,6 +127,8 @@ export async function connectUpstream(options: ConnectUpstreamOptions): Promise<
   let open = true;
   let inflight = 0;
   let lists: UpstreamLists = { tools: [], prompts: [], resources: [], resourceTemplates: [] };
+  const progress = new Map<string, NonNullable<ForwardOptions['onprogress']>>();
+  let progressCounter = 0;
 
   const scopeOfCaller = (): CallScope | undefined => {
     const scope = context.getStore();
@@ -168,10 +170,6 @@ export async function connectUpstream(options: ConnectUpstreamOptions): Promise<
       return (await scope.serverRequest({ method, params: (request.params ?? {}) as Record<string, unknown> })) as never;
     });
   }
-  client.setNotificationHandler('notifications/message', (notification) => {
-    const { level, data, logger: source } = notification.params;
-    scopeOfCaller()?.log(level, data, source);
-  });
   client.setNotificationHandler('notifications/resources/updated', (notification) => {
     for (const listener of updateListeners) listener(notification.params.uri);
   });
@@ -191,6 +189,31 @@ export async function connectUpstream(options: ConnectUpstreamOptions): Promise<
   const listOptions = { timeout: timeoutMs, cacheMode: 'refresh' as const };
 
   await client.connect(transport, { timeout: timeoutMs, ...(protocol === '2025' ? { prior: { kind: 'legacy' as const } } : {}) });
+  // Progress and log messages are taken as they arrive, before the client's own (deferred)
+  // dispatch: an upstream's last progress notification, sent right before its answer, would
+  // otherwise be dropped once the answer ended the request.
+  const dispatch = transport.onmessage;
+  transport.onmessage = (message, extra) => {
+    const { method, params } = message as { method?: unknown; params?: Record<string, unknown> };
+    if (method === 'notifications/progress' && params) {
+      const listener = progress.get(String(params.progressToken));
+      if (listener) {
+        const { progress: value, total, message: text } = params as { progress?: unknown; total?: unknown; message?: unknown };
+        if (typeof value === 'number')
+          listener({
+            progress: value,
+            ...(typeof total === 'number' ? { total } : {}),
+            ...(typeof text === 'string' ? { message: text } : {}),
+          });
+        return;
+      }
+    }
+    if (method === 'notifications/message' && params) {
+      scopeOfCaller()?.log(params.level as LoggingLevel, params.data, typeof params.logger === 'string' ? params.logger : undefined);
+      return;
+    }
+    dispatch?.(message, extra);
+  };
   const capabilities: ServerCapabilities = client.getServerCapabilities() ?? {};
   try {
     lists = {
@@ -229,10 +252,13 @@ export async function connectUpstream(options: ConnectUpstreamOptions): Promise<
         timeout: forward.timeoutMs,
         maxTotalTimeout: forward.timeoutMs,
         ...(forward.signal ? { signal: forward.signal } : {}),
-        ...(forward.onprogress ? { onprogress: forward.onprogress } : {}),
         ...(forward.allowInputRequired ? { allowInputRequired: true } : {}),
       };
-      const withMeta = forward.meta ? { ...params, _meta: { ...(params._meta as object | undefined), ...forward.meta } } : params;
+      // The gateway's own progress token: the upstream never sees the client's.
+      const progressToken = forward.onprogress ? `gw-${(progressCounter += 1)}` : undefined;
+      if (progressToken) progress.set(progressToken, forward.onprogress!);
+      const meta = { ...(params._meta as object | undefined), ...forward.meta, ...(progressToken ? { progressToken } : {}) };
+      const withMeta = Object.keys(meta).length ? { ...params, _meta: meta } : params;
       const scope: CallScope | undefined = forward.scope;
       inflight += 1;
       if (scope) calls.add(scope);
@@ -246,6 +272,7 @@ export async function connectUpstream(options: ConnectUpstreamOptions): Promise<
       } finally {
         inflight -= 1;
         if (scope) calls.delete(scope);
+        if (progressToken) progress.delete(progressToken);
       }
     },
     async close() {

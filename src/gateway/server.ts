@@ -201,17 +201,28 @@ export function createGatewayServerFactory(options: GatewayServerOptions): Serve
       return meta;
     };
 
+    // A request's notifications (progress, log messages) go out in the upstream's order, and all of
+    // them before its result: each waits for the one before, and the result waits for the last.
+    const outboxes = new WeakMap<ServerContext, Promise<void>>();
+    const send = (ctx: ServerContext, notify: () => Promise<void>): void => {
+      const previous = outboxes.get(ctx) ?? Promise.resolve();
+      outboxes.set(
+        ctx,
+        previous.then(notify).catch(() => undefined),
+      );
+    };
+    const flush = async (ctx: ServerContext): Promise<void> => {
+      await outboxes.get(ctx);
+    };
     const progressOf = (ctx: ServerContext) => {
       const token = (ctx.mcpReq._meta as { progressToken?: unknown } | undefined)?.progressToken;
       if (typeof token !== 'string' && typeof token !== 'number') return undefined;
-      return (progress: { progress: number; total?: number; message?: string }) => {
-        void ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken: token } }).catch(() => undefined);
-      };
+      return (progress: { progress: number; total?: number; message?: string }) =>
+        send(ctx, () => ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken: token } }));
     };
     const logTo = (ctx: ServerContext) => ({
-      log: (level: Parameters<ServerContext['mcpReq']['log']>[0], data: unknown, source: string | undefined) => {
-        void ctx.mcpReq.log(level, scrub.value(data), source).catch(() => undefined);
-      },
+      log: (level: Parameters<ServerContext['mcpReq']['log']>[0], data: unknown, source: string | undefined) =>
+        send(ctx, () => ctx.mcpReq.log(level, scrub.value(data), source)),
     });
 
     /** Answers the held call's round: its result, or the upstream's requests as an input_required round. */
@@ -253,6 +264,7 @@ export function createGatewayServerFactory(options: GatewayServerOptions): Serve
         outcome = isInputRequired(result) ? 'input_required' : 'ok';
         return result;
       } finally {
+        await flush(ctx);
         options.observe?.(method, outcome, Number(process.hrtime.bigint() - started) / 1e9);
       }
     };

@@ -1,0 +1,165 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { freePort } from '../docs/examples.js';
+import { TEST_TOKEN, type TestServer } from '../helpers/server.js';
+import { EVERYTHING, startModernUpstream, startTestGateway, UPSTREAM_TOKEN, type TestGateway } from './helpers.js';
+
+const AUTH = { Authorization: `Bearer ${TEST_TOKEN}` };
+const OPEN = { default: { tools: 'tools:call', prompts: 'prompts:get', resources: 'resources:read' } };
+
+/** A 2026-07-28 client that answers sampling and elicitation itself. */
+async function modernClient(url: string, capabilities: Record<string, unknown> = { sampling: {}, elicitation: { form: {} }, roots: {} }) {
+  const client = new Client({ name: 'bridge-test', version: '1' }, { capabilities, versionNegotiation: { mode: 'auto' } });
+  if (capabilities.sampling)
+    client.setRequestHandler('sampling/createMessage', async () => ({
+      model: 'test-model',
+      role: 'assistant',
+      content: { type: 'text', text: 'sampled: Paris' },
+    }));
+  if (capabilities.elicitation)
+    client.setRequestHandler('elicitation/create', async () => ({
+      action: 'accept',
+      content: { name: 'Ada', check: true, color: 'blue' },
+    }));
+  if (capabilities.roots) client.setRequestHandler('roots/list', async () => ({ roots: [{ uri: 'file:///work', name: 'work' }] }));
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: AUTH } }));
+  expect(client.getProtocolEra()).toBe('modern');
+  return client;
+}
+
+/** A 2025 client (SDK v1) that answers sampling and elicitation over its session. */
+async function legacyClient(url: string) {
+  const client = new LegacyClient({ name: 'bridge-test', version: '1' }, { capabilities: { sampling: {}, elicitation: {} } });
+  client.setRequestHandler(CreateMessageRequestSchema, async () => ({
+    model: 'test-model',
+    role: 'assistant',
+    content: { type: 'text', text: 'Paris' },
+  }));
+  client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { name: 'Ada', check: true } }));
+  await client.connect(new LegacyTransport(new URL(url), { requestInit: { headers: AUTH } }));
+  return client;
+}
+
+const text = (result: object) => JSON.stringify((result as { content?: unknown }).content);
+
+describe('era bridging', () => {
+  let modernUpstream: TestServer;
+  let everythingHttp: ChildProcess;
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    modernUpstream = await startModernUpstream();
+    const port = await freePort();
+    everythingHttp = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], {
+      env: { PATH: process.env.PATH, PORT: String(port) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    await new Promise<void>((resolve) =>
+      everythingHttp.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('listening') && resolve()),
+    );
+    gateway = await startTestGateway(
+      {
+        modern: { url: modernUpstream.mcpUrl, auth: { type: 'bearer', token: { env: 'UPSTREAM_TOKEN' } }, policy: OPEN },
+        stdio2025: { command: process.execPath, args: [EVERYTHING, 'stdio'], policy: OPEN },
+        http2025: { url: `http://127.0.0.1:${port}/mcp`, policy: OPEN },
+      },
+      {},
+      { UPSTREAM_TOKEN },
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await gateway?.stop();
+    everythingHttp?.kill();
+    await modernUpstream?.stop();
+  });
+
+  it.each(['stdio2025', 'http2025'])(
+    'lets a 2026-07-28 client answer a 2025 upstream’s sampling request as an input_required round (%s)',
+    async (name) => {
+      const client = await modernClient(gateway.mcpUrl(name));
+      try {
+        const result = await client.callTool({
+          name: 'trigger-sampling-request',
+          arguments: { prompt: 'Capital of France?', maxTokens: 10 },
+        });
+        expect(text(result)).toContain('LLM sampling result');
+        expect(text(result)).toContain('sampled: Paris');
+      } finally {
+        await client.close();
+      }
+    },
+  );
+
+  it('lets a 2026-07-28 client answer a 2025 upstream’s elicitation', async () => {
+    const client = await modernClient(gateway.mcpUrl('http2025'));
+    try {
+      const result = await client.callTool({ name: 'trigger-elicitation-request', arguments: {} });
+      expect(text(result)).toContain('Ada');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('lets a 2025 client answer a 2025 upstream’s sampling over its own session', async () => {
+    const client = await legacyClient(gateway.mcpUrl('stdio2025'));
+    try {
+      const result = await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'Capital?', maxTokens: 10 } });
+      expect(text(result)).toContain('Paris');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('lets a 2025 client answer a 2026-07-28 upstream’s input_required (elicitation, sampling) over its session', async () => {
+    const client = await legacyClient(gateway.mcpUrl('modern'));
+    try {
+      expect(text(await client.callTool({ name: 'test_input_required_result_elicitation', arguments: {} }))).toContain('Hello, Ada!');
+      expect(text(await client.callTool({ name: 'test_input_required_result_sampling', arguments: {} }))).toContain('Paris');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('passes a 2026-07-28 upstream’s input_required rounds (with request state) through to a 2026-07-28 client', async () => {
+    const client = await modernClient(gateway.mcpUrl('modern'));
+    try {
+      expect(text(await client.callTool({ name: 'test_input_required_result_elicitation', arguments: {} }))).toContain('Hello, Ada!');
+      expect(text(await client.callTool({ name: 'test_input_required_result_list_roots', arguments: {} }))).toContain('file:///work');
+      expect(text(await client.callTool({ name: 'test_input_required_result_multi_round', arguments: {} }))).toContain(
+        'Multi-round complete: Ada likes blue',
+      );
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('refuses an upstream request the client cannot answer, so the call ends instead of hanging', async () => {
+    const client = await modernClient(gateway.mcpUrl('stdio2025'), {});
+    try {
+      const result = await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'x', maxTokens: 5 } });
+      expect(result.isError).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it.each([
+    ['a 2026-07-28 client', 'modern'],
+    ['a 2025 client', 'legacy'],
+  ])('forwards a 2025 upstream’s progress notifications to %s', async (_label, era) => {
+    const progress: number[] = [];
+    const call = { name: 'trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } };
+    if (era === 'modern') {
+      const client = await modernClient(gateway.mcpUrl('stdio2025'));
+      await client.callTool(call, { onprogress: (update) => progress.push(update.progress) });
+      await client.close();
+    } else {
+      const client = await legacyClient(gateway.mcpUrl('stdio2025'));
+      await client.callTool(call, undefined, { onprogress: (update) => progress.push(update.progress) });
+      await client.close();
+    }
+    expect(progress).toEqual([1, 2, 3]);
+  });
+});
