@@ -14,7 +14,7 @@ import { compilePolicy, type CompiledPolicy } from './policy.js';
 import { createUpstreamPool, type UpstreamPool } from './pool.js';
 import { createGatewayServerFactory } from './server.js';
 import type { ServerFactory } from '../mcp/server.js';
-import { childEnvironment, createHttpTransport, createStdioTransport, resolveHttpSecrets } from './transports.js';
+import { childEnvironment, createHttpTransport, createStdioTransport, forShareKey, resolveHttpSecrets } from './transports.js';
 
 /** Options of {@link createUpstreamMount}. */
 export interface UpstreamMountOptions {
@@ -125,7 +125,8 @@ export function createUpstreamMount(options: UpstreamMountOptions): UpstreamMoun
       });
       return { connection };
     }
-    const transport = createStdioTransport(spec, child!.env, logger);
+    const own = forShareKey(spec, child!.env, key);
+    const transport = createStdioTransport(own.spec, own.env, logger);
     let connection: UpstreamConnection;
     try {
       connection = await connectUpstream({

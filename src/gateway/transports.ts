@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ClientCredentialsProvider, StreamableHTTPClientTransport, type FetchLike, type Transport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
@@ -141,6 +142,34 @@ export function childEnvironment(
     }
   }
   return { env: childEnv, secrets };
+}
+
+/** The placeholder of `args`, `env` values and `cwd` replaced by a child's share token. */
+export const SHARE_PLACEHOLDER = '{{share}}';
+
+/**
+ * The share token of a child: 16 hex digits derived from its share key
+ * (`principal:<id>`, `tenant:<name>`, `shared`). Filesystem-safe and never
+ * the principal's id itself, so a child's data path can be its own
+ * (`"MEMORY_FILE_PATH": "/data/memory-{{share}}.json"`) without letting a
+ * principal id reach a path or an argument.
+ */
+export function shareToken(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+}
+
+/** A stdio upstream's spec and environment for one share key: the placeholder replaced everywhere. */
+export function forShareKey(
+  spec: StdioUpstreamSpec,
+  env: Record<string, string>,
+  key: string,
+): { spec: StdioUpstreamSpec; env: Record<string, string> } {
+  const token = shareToken(key);
+  const put = (value: string) => value.split(SHARE_PLACEHOLDER).join(token);
+  return {
+    spec: { ...spec, args: spec.args.map(put), ...(spec.cwd ? { cwd: put(spec.cwd) } : {}) },
+    env: Object.fromEntries(Object.entries(env).map(([name, value]) => [name, put(value)])),
+  };
 }
 
 /** Bytes of a child's stderr kept for diagnosis (the last ones). */
