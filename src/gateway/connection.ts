@@ -12,6 +12,7 @@ import {
   type Transport,
 } from '@modelcontextprotocol/client';
 import type { Logger } from '../logging/logger.js';
+import { callRequests } from './transports.js';
 import { describeError } from '../logging/redact.js';
 
 /** An upstream's lists as the gateway last read them. */
@@ -260,6 +261,7 @@ export async function connectUpstream(options: ConnectUpstreamOptions): Promise<
       const meta = { ...(params._meta as object | undefined), ...forward.meta, ...(progressToken ? { progressToken } : {}) };
       const withMeta = Object.keys(meta).length ? { ...params, _meta: meta } : params;
       const scope: CallScope | undefined = forward.scope;
+      const opened = new Set<AbortController>();
       inflight += 1;
       if (scope) calls.add(scope);
       try {
@@ -267,9 +269,10 @@ export async function connectUpstream(options: ConnectUpstreamOptions): Promise<
           method === 'tools/call'
             ? client.callTool(withMeta as never, requestOptions)
             : client.request({ method: method as never, params: withMeta }, requestOptions as never);
-        const result = (await (scope ? context.run(scope, run) : run())) as unknown;
+        const result = (await callRequests.run(opened, () => (scope ? context.run(scope, run) : run()))) as unknown;
         return result as Record<string, unknown>;
       } finally {
+        for (const controller of opened) controller.abort();
         inflight -= 1;
         if (scope) calls.delete(scope);
         if (progressToken) progress.delete(progressToken);

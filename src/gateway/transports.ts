@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ClientCredentialsProvider, StreamableHTTPClientTransport, type FetchLike, type Transport } from '@modelcontextprotocol/client';
@@ -80,6 +81,14 @@ export function resolveHttpSecrets(
 }
 
 /**
+ * The HTTP requests a forwarded call opened, aborted when the call ends: a
+ * 2025 upstream's response stream is otherwise left open after a timeout or
+ * a cancellation (the protocol only sends `notifications/cancelled`), and an
+ * upstream that keeps it open would keep a socket of the gateway's forever.
+ */
+export const callRequests = new AsyncLocalStorage<Set<AbortController>>();
+
+/**
  * The fetch an HTTP upstream's transport uses: the configured credential
  * headers on requests to the upstream's own URL only, no redirect followed
  * (a redirect could carry a credential header elsewhere), and every answer
@@ -92,7 +101,14 @@ export function createUpstreamFetch(url: URL, headers: Record<string, string>, m
     const merged = new Headers(init?.headers);
     if (`${requestUrl.origin}${requestUrl.pathname}` === target)
       for (const [name, value] of Object.entries(headers)) merged.set(name, value);
-    const response = await fetch(requestUrl, { ...init, headers: merged, redirect: 'error' });
+    const owned = callRequests.getStore();
+    let signal = init?.signal ?? undefined;
+    if (owned) {
+      const controller = new AbortController();
+      owned.add(controller);
+      signal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+    }
+    const response = await fetch(requestUrl, { ...init, headers: merged, redirect: 'error', ...(signal ? { signal } : {}) });
     if (!response.body) return response;
     const sse = (response.headers.get('content-type') ?? '').includes('text/event-stream');
     return new Response(limitBody(response.body, maxBytes, sse), {
