@@ -127,3 +127,11 @@ export { createOAuthTokenRoute } from './routes/oauth-token.js';
 export type { OAuthTokenRouteOptions } from './routes/oauth-token.js';
 export { createProtectedResourceMetadata } from './routes/protected-resource-metadata.js';
 export type { ProtectedResourceMetadata, ProtectedResourceMetadataOptions } from './routes/protected-resource-metadata.js';
+
+export { createGatewayApp } from './gateway/app.js';
+export type { GatewayApp, GatewayDependencies, GatewayRoute } from './gateway/app.js';
+export { startGateway } from './gateway/start.js';
+export type { RunningGateway } from './gateway/start.js';
+export { loadGatewayFile, parseGatewayFile, GatewayFileError } from './gateway/file.js';
+export type { GatewayFile, UpstreamSpec, HttpUpstreamSpec, StdioUpstreamSpec, SecretRef } from './gateway/file.js';
+export { GatewayRpcCode } from './gateway/errors.js';
