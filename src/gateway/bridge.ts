@@ -30,6 +30,8 @@ export class HeldCall {
   readonly id = randomBytes(16).toString('base64url');
   readonly owner: string;
   readonly abort = new AbortController();
+  /** Input rounds asked so far. */
+  round = 0;
   private readonly pending = new Map<string, Pending>();
   private counter = 0;
   private outcome: { ok: true; value: Record<string, unknown> } | { ok: false; error: unknown } | undefined;
@@ -184,7 +186,11 @@ export interface HeldCallsOptions {
 
 /** The calls held between input rounds, bounded in number and in time. */
 export interface HeldCalls {
-  /** Keeps `call` until its next round or its timeout; throws `UpstreamBusy` past the caps (and cancels the call). */
+  /**
+   * Keeps `call` until its next round or its timeout. Past a cap, the oldest held call of the
+   * owner (or of anyone, past the total cap) is cancelled to make room: a client that abandons
+   * rounds only ever loses its own oldest.
+   */
   hold(call: HeldCall): void;
   /** Takes a held call back for its next round (it is no longer held); undefined when unknown, expired or not the owner's. */
   take(id: string, owner: string): HeldCall | undefined;
@@ -200,10 +206,18 @@ export function createHeldCalls(options: HeldCallsOptions): HeldCalls {
   const countOf = (owner: string) => [...held.values()].filter((entry) => entry.call.owner === owner).length;
   return {
     hold(call) {
-      if (held.size >= maxTotal || countOf(call.owner) >= maxPerOwner) {
-        call.cancel('Too many calls waiting for input');
-        throw new UpstreamError('UpstreamBusy', 'Too many calls are waiting for input; answer or abandon one first');
-      }
+      const evictOldest = (match: (owner: string) => boolean) => {
+        // A Map iterates in insertion order: the first match is the oldest.
+        for (const [id, entry] of held) {
+          if (!match(entry.call.owner)) continue;
+          held.delete(id);
+          clearTimeout(entry.timer);
+          entry.call.cancel('Abandoned: too many calls were waiting for input');
+          return;
+        }
+      };
+      if (countOf(call.owner) >= maxPerOwner) evictOldest((owner) => owner === call.owner);
+      if (held.size >= maxTotal) evictOldest(() => true);
       const timer = setTimeout(() => {
         held.delete(call.id);
         call.cancel('The client did not answer in time');

@@ -57,6 +57,9 @@ const MAX_DATA = 4096;
 export function forwardingError(error: unknown, upstream: string, scrub: (text: string) => string): ProtocolError {
   if (error instanceof UpstreamError) return gatewayError(error.kind, error.message, upstream);
   if (error instanceof SdkHttpError) {
+    // A 2025 upstream answers some refusals with an HTTP error status and a JSON-RPC error body: that error is relayed.
+    const relayed = rpcErrorOf((error.data as { text?: unknown } | undefined)?.text);
+    if (relayed) return forwardingError(relayed, upstream, scrub);
     const status = (error as { status?: unknown }).status ?? (error.data as { status?: unknown } | undefined)?.status;
     return gatewayError(
       'UpstreamUnavailable',
@@ -81,6 +84,19 @@ export function forwardingError(error: unknown, upstream: string, scrub: (text: 
   }
   if (isTooLarge(error)) return gatewayError('UpstreamBadResponse', 'The upstream answer exceeds the size limit', upstream);
   return gatewayError('UpstreamBadResponse', 'The upstream answer could not be used', upstream);
+}
+
+/** The JSON-RPC error in an HTTP error body, if it holds one. */
+function rpcErrorOf(body: unknown): ProtocolError | undefined {
+  if (typeof body !== 'string' || body.length > 64 * 1024) return undefined;
+  try {
+    const parsed = JSON.parse(body) as { error?: { code?: unknown; message?: unknown; data?: unknown } };
+    const { code, message, data } = parsed.error ?? {};
+    if (typeof code !== 'number' || !Number.isInteger(code) || typeof message !== 'string') return undefined;
+    return new ProtocolError(code, message, data);
+  } catch {
+    return undefined;
+  }
 }
 
 function isTooLarge(error: unknown): boolean {

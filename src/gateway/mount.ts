@@ -4,6 +4,7 @@ import type { Principal } from '../core/principal.js';
 import type { Logger } from '../logging/logger.js';
 import { describeError } from '../logging/redact.js';
 import { paramHeadersOf, type ParamHeader } from '../mcp/era.js';
+import type { McpEra } from '../mcp/era.js';
 import type { McpHooks } from '../mcp/toolset.js';
 import { createHeldCalls, type HeldCalls } from './bridge.js';
 import { connectUpstream, type ListKind, type UpstreamConnection } from './connection.js';
@@ -113,26 +114,37 @@ export function createUpstreamMount(options: UpstreamMountOptions): UpstreamMoun
     }
   };
 
-  const connect = async (key: string) => {
+  // Which eras the upstream speaks, as learned: a client is served through a connection of its own
+  // era when the upstream speaks it (nothing to bridge), through the other era's otherwise.
+  const speaks: { legacy?: boolean; modern?: boolean } = {
+    ...(spec.protocol === '2025' ? { legacy: true, modern: false } : {}),
+    ...(spec.protocol === '2026-07-28' ? { legacy: false, modern: true } : {}),
+  };
+  const eraFor = (era: McpEra): McpEra => {
+    if (era === 'legacy') return speaks.legacy === false ? 'modern' : 'legacy';
+    return speaks.modern === false ? 'legacy' : 'modern';
+  };
+
+  const connectOnce = async (key: string, protocol: UpstreamSpec['protocol']) => {
     if (spec.kind === 'http') {
       const connection = await connectUpstream({
         name,
         transport: createHttpTransport(spec, secrets!),
-        protocol: spec.protocol,
+        protocol,
         timeoutMs: Math.min(spec.callTimeout, 30_000),
         attributeToSoleCall: false,
         logger,
       });
       return { connection };
     }
-    const own = forShareKey(spec, child!.env, key);
+    const own = forShareKey(spec, child!.env, key.replace(/#(legacy|modern)$/, ''));
     const transport = createStdioTransport(own.spec, own.env, logger);
     let connection: UpstreamConnection;
     try {
       connection = await connectUpstream({
         name,
         transport,
-        protocol: spec.protocol,
+        protocol,
         timeoutMs: spec.startTimeout,
         attributeToSoleCall: spec.share === 'principal',
         logger,
@@ -144,6 +156,29 @@ export function createUpstreamMount(options: UpstreamMountOptions): UpstreamMoun
       throw error;
     }
     return { connection, ...(transport.pid !== null ? { pid: transport.pid } : {}) };
+  };
+
+  /** Opens the connection of a pool key (`<share key>#<era>`), in that era when the upstream speaks it. */
+  const connect = async (key: string) => {
+    if (spec.protocol !== 'auto') return connectOnce(key, spec.protocol);
+    if (!key.endsWith('#legacy')) {
+      const pooled = await connectOnce(key, 'auto');
+      speaks[pooled.connection.era] = true;
+      if (pooled.connection.era === 'legacy') speaks.modern = false;
+      return pooled;
+    }
+    try {
+      const pooled = await connectOnce(key, '2025');
+      speaks.legacy = true;
+      return pooled;
+    } catch (error) {
+      // An upstream that refuses the 2025 handshake but speaks 2026-07-28 serves 2025 clients through the bridge.
+      const pooled = await connectOnce(key, 'auto').catch(() => {
+        throw error;
+      });
+      if (pooled.connection.era === 'modern') speaks.legacy = false;
+      return pooled;
+    }
   };
 
   const pool = createUpstreamPool({
@@ -184,7 +219,7 @@ export function createUpstreamMount(options: UpstreamMountOptions): UpstreamMoun
   const subscribers = new Map<string, number>();
   const createServer = createGatewayServerFactory({
     upstream: name,
-    pool,
+    acquire: (principal, era) => pool.acquire(principal, eraFor(era)),
     policy,
     held,
     callTimeoutMs: spec.callTimeout,
@@ -207,8 +242,9 @@ export function createUpstreamMount(options: UpstreamMountOptions): UpstreamMoun
       const count = subscribers.get(id) ?? 0;
       subscribers.set(id, count + 1);
       if (count === 0) {
-        const conn = await pool.acquire(principal);
-        await conn.request('resources/subscribe', { uri }, { timeoutMs: spec.callTimeout });
+        const conn = await pool.acquire(principal, eraFor('legacy'));
+        // A 2026-07-28 upstream has no subscriptions to ask for (its changes come by listen streams).
+        if (conn.era === 'legacy') await conn.request('resources/subscribe', { uri }, { timeoutMs: spec.callTimeout });
       }
     },
     observe(method, outcome, seconds) {
@@ -227,8 +263,9 @@ export function createUpstreamMount(options: UpstreamMountOptions): UpstreamMoun
     if (count <= 1) subscribers.delete(id);
     else subscribers.set(id, count - 1);
     if (count !== 1) return;
-    const conn = await pool.acquire(principal).catch(() => undefined);
-    await conn?.request('resources/unsubscribe', { uri }, { timeoutMs: spec.callTimeout }).catch(() => undefined);
+    const conn = await pool.acquire(principal, eraFor('legacy')).catch(() => undefined);
+    if (conn?.era === 'legacy')
+      await conn.request('resources/unsubscribe', { uri }, { timeoutMs: spec.callTimeout }).catch(() => undefined);
   };
 
   return {
@@ -241,7 +278,8 @@ export function createUpstreamMount(options: UpstreamMountOptions): UpstreamMoun
     createServer,
     paramHeaders: () => paramHeaders,
     async start() {
-      const key = spec.share === 'shared' ? 'shared' : 'probe';
+      // A first connection in the upstream's preferred era: what it speaks is learned there.
+      const key = `${spec.share === 'shared' ? 'shared' : 'probe'}#${eraFor('modern')}`;
       try {
         await pool.warm(key);
       } catch (error) {

@@ -61,8 +61,11 @@ export interface PoolStatus {
 export interface UpstreamPool {
   /** The share key of a principal: `shared`, `tenant:<name>` or `principal:<id>`. */
   keyOf(principal: Principal | undefined): string;
-  /** The principal's connection, opened (or restarted, after its backoff) when needed. Throws {@link UpstreamError}. */
-  acquire(principal: Principal | undefined): Promise<UpstreamConnection>;
+  /**
+   * The principal's connection, opened (or restarted, after its backoff) when needed; `variant`
+   * keeps connections of one share key apart (the protocol era). Throws {@link UpstreamError}.
+   */
+  acquire(principal: Principal | undefined, variant?: string): Promise<UpstreamConnection>;
   /** Any open connection (for the upstream's capabilities), or undefined. */
   any(): UpstreamConnection | undefined;
   status(): PoolStatus;
@@ -184,9 +187,9 @@ export function createUpstreamPool(options: UpstreamPoolOptions): UpstreamPool {
     return pooled.connection;
   };
 
-  const acquire = async (principal: Principal | undefined): Promise<UpstreamConnection> => {
+  const acquire = async (principal: Principal | undefined, variant?: string): Promise<UpstreamConnection> => {
     if (closed) throw new UpstreamError('UpstreamUnavailable', 'The gateway is stopping');
-    const key = keyOf(principal);
+    const key = variant ? `${keyOf(principal)}#${variant}` : keyOf(principal);
     let entry = entries.get(key);
     if (!entry) {
       entry = { key, lastUsed: Date.now(), failures: [] };
@@ -202,7 +205,7 @@ export function createUpstreamPool(options: UpstreamPoolOptions): UpstreamPool {
   const sweep = (): void => {
     const cutoff = Date.now() - idleTimeoutMs;
     for (const entry of entries.values()) {
-      if (share !== 'shared' && entry.pooled && entry.pooled.connection.inflight() === 0 && entry.lastUsed < cutoff)
+      if (!entry.key.startsWith('shared') && entry.pooled && entry.pooled.connection.inflight() === 0 && entry.lastUsed < cutoff)
         void closeEntry(entry, 'stopped_idle');
       // Forget keys that hold nothing and have no failures left to remember.
       if (!entry.pooled && !entry.pending && recentFailures(entry, Date.now()).length === 0) entries.delete(entry.key);

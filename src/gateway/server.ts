@@ -21,13 +21,13 @@ import { HeldCall, type HeldCalls } from './bridge.js';
 import type { ServerRequest, UpstreamConnection } from './connection.js';
 import { forwardingError, gatewayError } from './errors.js';
 import type { CompiledPolicy } from './policy.js';
-import type { UpstreamPool } from './pool.js';
 
 /** Options of {@link createGatewayServerFactory}. */
 export interface GatewayServerOptions {
   /** The upstream's name (its mount is `/mcp/<name>`). */
   upstream: string;
-  pool: UpstreamPool;
+  /** The connection serving a principal's requests of one era (the pool's sharing, the upstream's eras). */
+  acquire(principal: Principal | undefined, era: McpEra): Promise<UpstreamConnection>;
   policy: CompiledPolicy;
   held: HeldCalls;
   /** Longest an upstream call may work (time spent waiting for the client's input excluded). */
@@ -57,8 +57,8 @@ export interface GatewayServerOptions {
 type GatewayState =
   /** A 2026-07-28 upstream's own state, passed back to it on the retry. */
   | { k: 'upstream'; u: string; m: string; n: string; s?: string }
-  /** A call held in this process for a 2025 upstream. */
-  | { k: 'held'; u: string; m: string; n: string; c: string };
+  /** A call held in this process for a 2025 upstream; `r` numbers its rounds (each round's state differs). */
+  | { k: 'held'; u: string; m: string; n: string; c: string; r: number };
 
 /** Capabilities served when the upstream was never reached (its handlers answer once it is). */
 const ASSUMED_CAPABILITIES: ServerCapabilities = {
@@ -138,7 +138,7 @@ function clientCan(capabilities: Record<string, unknown> | undefined, request: S
  * its session). Progress and log messages of a call are forwarded.
  */
 export function createGatewayServerFactory(options: GatewayServerOptions): ServerFactory {
-  const { upstream, pool, policy, held, callTimeoutMs, inputTimeoutMs, scrub, hooks = {}, logger } = options;
+  const { upstream, acquire, policy, held, callTimeoutMs, inputTimeoutMs, scrub, hooks = {}, logger } = options;
   const jsonSchemaValidator = new AjvJsonSchemaValidator();
   const codec = createRequestStateCodec<GatewayState>({
     key: options.requestStateKey ?? randomBytes(32),
@@ -175,7 +175,7 @@ export function createGatewayServerFactory(options: GatewayServerOptions): Serve
 
     const connection = async (): Promise<UpstreamConnection> => {
       try {
-        return await pool.acquire(principal);
+        return await acquire(principal, era);
       } catch (error) {
         throw forwardingError(error, upstream, scrub.text);
       }
@@ -240,17 +240,25 @@ export function createGatewayServerFactory(options: GatewayServerOptions): Serve
         const caps = clientCapabilities(ctx);
         const asked: Record<string, { method: string; params: Record<string, unknown> }> = {};
         for (const [key, request] of Object.entries(step.requests)) {
-          // A client that cannot answer makes the upstream's request fail, as it would without the gateway.
-          if (!clientCan(caps, request)) call.refuse(key, `The client does not support ${request.method}`);
-          else asked[key] = { method: request.method, params: scrub.value(request.params) };
+          if (clientCan(caps, request)) {
+            asked[key] = { method: request.method, params: scrub.value(request.params) };
+            continue;
+          }
+          if (era === 'modern') {
+            // What a 2026-07-28 server answers when a call needs a capability the client did not declare.
+            call.cancel('The client lacks a capability the upstream needs');
+            const capability = request.method.split('/')[0] === 'elicitation' ? 'elicitation' : request.method.split('/')[0]!;
+            throw new ProtocolError(-32021, `The upstream needs the client capability ${capability}`, {
+              requiredCapabilities: { [capability]: {} },
+            });
+          }
+          // A 2025 client never gets a request it did not declare: the upstream's request fails, as it would without the gateway.
+          call.refuse(key, `The client does not support ${request.method}`);
         }
         if (Object.keys(asked).length === 0) continue;
-        try {
-          held.hold(call);
-        } catch (error) {
-          throw forwardingError(error, upstream, scrub.text);
-        }
-        const state: GatewayState = { k: 'held', u: upstream, m: method, n: target, c: call.id };
+        held.hold(call);
+        call.round += 1;
+        const state: GatewayState = { k: 'held', u: upstream, m: method, n: target, c: call.id, r: call.round };
         return { resultType: 'input_required', inputRequests: asked, requestState: await codec.mint(state, ctx) };
       }
     };
@@ -290,9 +298,19 @@ export function createGatewayServerFactory(options: GatewayServerOptions): Serve
       const meta = upstreamMeta(conn, ctx, params);
       const onprogress = progressOf(ctx);
       if (conn.era === 'modern') {
+        // Answers the client sent without a round of ours (or with one) are the upstream's to judge.
         const retry =
-          state?.k === 'upstream' ? { inputResponses: responses, ...(state.s !== undefined ? { requestState: state.s } : {}) } : {};
+          state?.k === 'upstream'
+            ? { inputResponses: responses, ...(state.s !== undefined ? { requestState: state.s } : {}) }
+            : Object.keys(responses).length
+              ? { inputResponses: responses }
+              : {};
         let result: Record<string, unknown>;
+        // A 2026-07-28 upstream sends no requests of its own; its log messages still reach the client.
+        const scope = {
+          serverRequest: () => Promise.reject(new Error('Not expected from a 2026-07-28 upstream')),
+          log: logTo(ctx).log,
+        };
         try {
           result = await conn.request(
             method,
@@ -300,6 +318,7 @@ export function createGatewayServerFactory(options: GatewayServerOptions): Serve
             {
               timeoutMs: callTimeoutMs,
               signal: ctx.mcpReq.signal,
+              scope,
               meta,
               allowInputRequired: true,
               ...(onprogress ? { onprogress } : {}),

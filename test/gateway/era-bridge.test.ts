@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -61,7 +63,15 @@ describe('era bridging', () => {
     );
     gateway = await startTestGateway(
       {
-        modern: { url: modernUpstream.mcpUrl, auth: { type: 'bearer', token: { env: 'UPSTREAM_TOKEN' } }, policy: OPEN },
+        // Pinned: every client, of either era, reaches it on 2026-07-28, so a 2025 client crosses the bridge.
+        modern: {
+          url: modernUpstream.mcpUrl,
+          protocol: '2026-07-28',
+          auth: { type: 'bearer', token: { env: 'UPSTREAM_TOKEN' } },
+          policy: OPEN,
+        },
+        // Not pinned: each client reaches it in its own era.
+        both: { url: modernUpstream.mcpUrl, auth: { type: 'bearer', token: { env: 'UPSTREAM_TOKEN' } }, policy: OPEN },
         stdio2025: { command: process.execPath, args: [EVERYTHING, 'stdio'], policy: OPEN },
         http2025: { url: `http://127.0.0.1:${port}/mcp`, policy: OPEN },
       },
@@ -73,6 +83,24 @@ describe('era bridging', () => {
     await gateway?.stop();
     everythingHttp?.kill();
     await modernUpstream?.stop();
+  });
+
+  it('serves each client through a connection of its own era when the upstream speaks both (nothing to bridge)', async () => {
+    const legacy = await legacyClient(gateway.mcpUrl('both'));
+    const modern = await modernClient(gateway.mcpUrl('both'));
+    try {
+      await legacy.callTool({ name: 'test_simple_text', arguments: {} });
+      await modern.callTool({ name: 'test_image_content', arguments: {} });
+    } finally {
+      await legacy.close();
+      await modern.close();
+    }
+    const events = readdirSync(modernUpstream.auditDir)
+      .flatMap((name) => readFileSync(join(modernUpstream.auditDir, name), 'utf8').split('\n'))
+      .filter((line) => line.includes('"type":"tool.call"'))
+      .map((line) => JSON.parse(line) as { details: { tool: string; era: string } });
+    expect(events.find((event) => event.details.tool === 'test_simple_text')?.details.era).toBe('legacy');
+    expect(events.find((event) => event.details.tool === 'test_image_content')?.details.era).toBe('modern');
   });
 
   it.each(['stdio2025', 'http2025'])(
@@ -135,8 +163,20 @@ describe('era bridging', () => {
     }
   });
 
-  it('refuses an upstream request the client cannot answer, so the call ends instead of hanging', async () => {
+  it('answers a 2026-07-28 client that lacks the capability a 2025 upstream’s request needs with -32021, and cancels the call', async () => {
     const client = await modernClient(gateway.mcpUrl('stdio2025'), {});
+    try {
+      await expect(client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'x', maxTokens: 5 } })).rejects.toMatchObject({
+        code: -32021,
+      });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('refuses, for a 2025 client without the capability, the upstream’s request, so the call ends instead of hanging', async () => {
+    const client = new LegacyClient({ name: 'no-sampling', version: '1' }, { capabilities: {} });
+    await client.connect(new LegacyTransport(new URL(gateway.mcpUrl('http2025')), { requestInit: { headers: AUTH } }));
     try {
       const result = await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'x', maxTokens: 5 } });
       expect(result.isError).toBe(true);
