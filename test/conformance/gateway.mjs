@@ -50,6 +50,7 @@ const LIMITS = {
   MCP_RATE_LIMIT_TOOL: '60000',
   MCP_RATE_LIMIT_TOOL_BURST: '6000',
   MCP_MAX_SESSIONS: '400',
+  MCP_MAX_SESSIONS_PER_PRINCIPAL: '400',
   MCP_SESSION_IDLE_TIMEOUT: '2m',
 };
 
@@ -156,6 +157,39 @@ const gatewayConfig = () =>
 // The suite's scenarios use every tool, prompt and resource; the admin token may use them all.
 const OPEN = { default: { tools: 'tools:call', prompts: 'prompts:get', resources: 'resources:read' } };
 
+/**
+ * Checks that cannot pass through a pinned era, because of what the protocol lets the gateway
+ * carry (docs/gateway.md, "What crosses the eras"): any other failure or warning is a regression.
+ */
+const EXPECTED = {
+  'conformance-2025': {
+    '2026-07-28': [
+      // A 2025 upstream's requests carry no keys: the gateway names them r1, r2, ... in its rounds.
+      'sep-2322-elicitation-incomplete',
+      // A 2025 upstream sees the gateway's capabilities (all it can bridge), not each client's.
+      'sep-2322-respect-client-capabilities',
+      // Answers sent without a round have nowhere to go in 2025.
+      'sep-2322-ignore-unexpected-params',
+      // The upstream announces its conformance triggers' list changes only on 2026-07-28 listen streams.
+      'sep-2575-server-sends-prompts-list-changed-on-subscription',
+      'sep-2575-server-sends-tools-list-changed-on-subscription',
+    ],
+  },
+  'conformance-2026': {
+    // These tools send server-to-client requests the 2025 way, which a 2026-07-28 server cannot do:
+    // reached on 2026-07-28 (pinned), the upstream's tool itself fails.
+    '2025-11-25': ['elicitation-sep1034-general', 'elicitation-sep1330-general', 'tools-call-elicitation', 'tools-call-sampling'],
+  },
+};
+/**
+ * server-everything answers a call to a tool it does not have with an isError result, which two
+ * checks accept by accident; the gateway refuses a tool the upstream does not list before
+ * forwarding anything (-32602, as the specification says for an unknown tool).
+ */
+const EVERYTHING_DIFFERENCES = new Set(['tools-call-error/tools-call-error', 'tools-call-simple-text/tools-call-simple-text']);
+const badChecks = (rows) =>
+  rows.flatMap((row) => row.checks.filter((check) => check.status === 'FAILURE' || check.status === 'WARNING').map((check) => check.id));
+
 const problems = [];
 const summary = [];
 const started = Date.now();
@@ -200,8 +234,11 @@ try {
       summary.push(`${name} via gateway, ${version}: ${line}`);
       if (through.rows.length === 0) problems.push(`${name} ${version}: no scenario ran`);
       if (name !== 'everything') {
-        if (total(through.rows, 'FAILURE') + total(through.rows, 'WARNING') > 0)
-          problems.push(`${name} ${version}: checks failed or warned`);
+        const expected = new Set(EXPECTED[name]?.[version] ?? []);
+        const unexpected = badChecks(through.rows).filter((id) => !expected.has(id));
+        if (unexpected.length) problems.push(`${name} ${version}: unexpected failures or warnings: ${unexpected.join(', ')}`);
+        const fixed = [...expected].filter((id) => !badChecks(through.rows).includes(id));
+        if (fixed.length && !options.scenario) console.log(`${name} ${version}: now passing although expected not to: ${fixed.join(', ')}`);
         continue;
       }
       // server-everything directly (its own streamable HTTP mode), for comparison.
@@ -217,7 +254,7 @@ try {
       const direct = await suite(everythingDirect.url, version, 'everything-direct');
       summary.push(`everything direct, ${version}: ${print(`everything directly, ${version}`, direct.rows, direct.seconds)}`);
       const viaGateway = passed(through.rows);
-      const lost = [...passed(direct.rows)].filter((check) => !viaGateway.has(check));
+      const lost = [...passed(direct.rows)].filter((check) => !viaGateway.has(check) && !EVERYTHING_DIFFERENCES.has(check));
       // dns-rebinding-protection: the gateway refuses what server-everything accepts.
       const gained = [...viaGateway].filter((check) => !passed(direct.rows).has(check));
       console.log(
