@@ -86,7 +86,7 @@ export function resolveHttpSecrets(
  * a cancellation (the protocol only sends `notifications/cancelled`), and an
  * upstream that keeps it open would keep a socket of the gateway's forever.
  */
-export const callRequests = new AsyncLocalStorage<Set<AbortController>>();
+export const callRequests = new AsyncLocalStorage<Set<() => void>>();
 
 /**
  * The fetch an HTTP upstream's transport uses: the configured credential
@@ -104,13 +104,24 @@ export function createUpstreamFetch(url: URL, headers: Record<string, string>, m
     const owned = callRequests.getStore();
     let signal = init?.signal ?? undefined;
     if (owned) {
+      // Not AbortSignal.any: the transport's own signal lives as long as the connection, and
+      // each composite would leave a listener on it until collected.
       const controller = new AbortController();
-      owned.add(controller);
-      signal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+      const parent = signal;
+      const follow = () => controller.abort(parent?.reason);
+      parent?.addEventListener('abort', follow, { once: true });
+      owned.add(() => {
+        parent?.removeEventListener('abort', follow);
+        controller.abort();
+      });
+      signal = controller.signal;
     }
     const response = await fetch(requestUrl, { ...init, headers: merged, redirect: 'error', ...(signal ? { signal } : {}) });
     if (!response.body) return response;
     const sse = (response.headers.get('content-type') ?? '').includes('text/event-stream');
+    // A body whose declared length fits needs no counting (undici stops at the declared length).
+    const declared = Number(response.headers.get('content-length') ?? NaN);
+    if (!sse && Number.isInteger(declared) && declared <= maxBytes) return response;
     return new Response(limitBody(response.body, maxBytes, sse), {
       status: response.status,
       statusText: response.statusText,
