@@ -20,7 +20,10 @@ function requestOf(config: string): { url: string; headers: Record<string, strin
   };
   const server = Object.values(parsed.servers ?? parsed.mcpServers ?? {})[0]!;
   if ('args' in server && server.args) {
-    const header = server.args[server.args.indexOf('--header') + 1]!.replace(/\$\{(\w+)\}/g, (_m: string, name: string) => server.env![name]!);
+    const header = server.args[server.args.indexOf('--header') + 1]!.replace(
+      /\$\{(\w+)\}/g,
+      (_m: string, name: string) => server.env![name]!,
+    );
     const colon = header.indexOf(':');
     return { url: server.args[2]!, headers: { [header.slice(0, colon).trim()]: header.slice(colon + 1).trim() } };
   }
