@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ClientCredentialsProvider, StreamableHTTPClientTransport, type FetchLike, type Transport } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { DEFAULT_INHERITED_ENV_VARS, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { Logger } from '../logging/logger.js';
 import { redact } from '../logging/redact.js';
 import { resolveSecret, type HttpUpstreamSpec, type StdioUpstreamSpec, type TextReader } from './file.js';
@@ -208,10 +208,13 @@ export function createStdioTransport(
   env: Record<string, string>,
   logger: Logger | undefined,
 ): StdioClientTransport & { stderrTail(): string } {
+  // The SDK adds a few variables of the gateway's own environment (SHELL, TERM, USER, ...) to any
+  // env it is given; undefined values are not passed to the child, so it gets exactly `env`.
+  const exact: Record<string, string | undefined> = Object.fromEntries(DEFAULT_INHERITED_ENV_VARS.map((name) => [name, undefined]));
   const transport = new StdioClientTransport({
     command: spec.command,
     args: spec.args,
-    env,
+    env: { ...exact, ...env } as Record<string, string>,
     ...(spec.cwd ? { cwd: spec.cwd } : {}),
     stderr: 'pipe',
     maxBufferSize: spec.maxResponseBytes,
