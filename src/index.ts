@@ -107,3 +107,12 @@ export { createMcpEndpoint } from './mcp/endpoint.js';
 export type { McpEndpoint, McpEndpointOptions, SessionHooks } from './mcp/endpoint.js';
 export type { ServerFactory, ServerContextInput } from './mcp/server.js';
 export { requestStateBinding } from './mcp/server.js';
+
+// The gateway: the whole stack in front of MCP servers it did not write (docs/gateway.md).
+export { createGatewayApp } from './gateway/app.js';
+export type { GatewayApp, GatewayDependencies, GatewayRoute } from './gateway/app.js';
+export { startGateway } from './gateway/start.js';
+export type { RunningGateway } from './gateway/start.js';
+export { loadGatewayFile, parseGatewayFile, GatewayFileError } from './gateway/file.js';
+export type { GatewayFile, UpstreamSpec, HttpUpstreamSpec, StdioUpstreamSpec, SecretRef } from './gateway/file.js';
+export { GatewayRpcCode } from './gateway/errors.js';

@@ -9,7 +9,7 @@ import { createAuthenticate } from './middleware/auth/authenticate.js';
 import type { Credential, RoleResolver } from './middleware/auth/verifier.js';
 import { credentialVerifiers, type CredentialSources } from './middleware/auth/verifiers.js';
 import type { Lockout } from './credentials/lockout.js';
-import { createAuthorize } from './middleware/authorize.js';
+import { createAuthorize, type PolicyDefaults } from './middleware/authorize.js';
 import { classifyOnce, routingHeadersOf, type ParamHeader } from './mcp/era.js';
 import { createMcpRequestCheck, createRoutingHeaders } from './middleware/mcp-request.js';
 import { createRequestLog } from './middleware/request-log.js';
@@ -46,11 +46,15 @@ export interface SecurityStackOptions {
   resources?: Record<string, string>;
   /** Custom JSON-RPC methods of your server to the permission each requires. Default none (refused). */
   methods?: Record<string, string>;
+  /** What a tool, prompt or resource not named above requires. Default: nothing, it is refused. */
+  defaults?: PolicyDefaults;
   /**
    * Per tool, the arguments its schema mirrors into `Mcp-Param-*` headers
-   * (`x-mcp-header`): checked against the body before any decision. Default none.
+   * (`x-mcp-header`): checked against the body before any decision. A
+   * function is read per request (tools that change at run time, such as a
+   * gateway's upstream's). Default none.
    */
-  paramHeaders?: Record<string, ParamHeader[]>;
+  paramHeaders?: Record<string, ParamHeader[]> | (() => Readonly<Record<string, readonly ParamHeader[]>>);
   /** Browser origins allowed (CORS and the Origin check). Default none. */
   corsOrigins?: string[];
   /** Host header names allowed (DNS-rebinding protection). Empty: not checked. Default none. */
@@ -232,12 +236,15 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
     ...(options.prompts ? { prompts: options.prompts } : {}),
     ...(options.resources ? { resources: options.resources } : {}),
     ...(options.methods ? { methods: options.methods } : {}),
+    ...(options.defaults ? { defaults: options.defaults } : {}),
     audit,
     metrics,
   });
   const routingHeaders = createRoutingHeaders({ read: routingHeadersOf });
   const paramHeaders = options.paramHeaders ?? {};
-  const mcpRequestCheck = createMcpRequestCheck({ classify: (req) => classifyOnce(req, { paramHeaders }) });
+  const mcpRequestCheck = createMcpRequestCheck({
+    classify: (req) => classifyOnce(req, { paramHeaders: typeof paramHeaders === 'function' ? paramHeaders() : paramHeaders }),
+  });
   const handlerOptions = { ...(options.challenge ? { challenge: options.challenge } : {}), ...(logger ? { logger } : {}) };
   const rpcErrorHandler = createErrorHandler({ format: 'json-rpc', ...handlerOptions });
   const jsonErrorHandler = createErrorHandler({ format: 'json', ...handlerOptions });

@@ -3,12 +3,13 @@ import { isEntryPoint } from '../main.js';
 import type { CliCommand, CliIo } from './command.js';
 import { auditCommand } from './commands/audit.js';
 import { devCommand } from './commands/dev.js';
+import { gatewayCommand } from './commands/gateway.js';
 import { keysCommand } from './commands/keys.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenCommand } from './commands/token.js';
 
 /** Every command, in help order. Add new commands here. */
-const COMMANDS: CliCommand[] = [serveCommand, keysCommand, tokenCommand, auditCommand, devCommand];
+const COMMANDS: CliCommand[] = [serveCommand, gatewayCommand, keysCommand, tokenCommand, auditCommand, devCommand];
 
 function usage(): string {
   const lines = COMMANDS.map((command) => `  ${command.name.padEnd(16)} ${command.summary}`);

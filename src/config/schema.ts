@@ -116,6 +116,8 @@ export const envSchema = z.object({
   MCP_JSON_RESPONSE: envBool(false),
   MCP_TOOLSET: z.enum(['reference', 'conformance']).optional().default('reference'),
   MCP_RBAC_FILE: z.string().optional(),
+  /** Gateway mode: the gateway file (read by `mcp-guard gateway`, see src/gateway/file.ts). */
+  MCP_GATEWAY_FILE: z.string().optional(),
 
   // Shared state
   REDIS_URL: z

@@ -14,6 +14,7 @@ const optionsSchema = z.strictObject({
   prompts: z.record(z.string(), z.string()).optional(),
   resources: z.record(z.string(), z.string()).optional(),
   methods: z.record(z.string(), z.string()).optional(),
+  defaults: z.strictObject({ tools: z.string().optional(), prompts: z.string().optional(), resources: z.string().optional() }).optional(),
   audit: service<AuditLogger>(),
   metrics: service<GuardMetrics>().optional(),
 });
@@ -28,8 +29,21 @@ export interface AuthorizeOptions {
   resources?: Record<string, string>;
   /** Custom JSON-RPC methods your server adds, to the permission each requires. Default none (refused). */
   methods?: Record<string, string>;
+  /**
+   * What a tool, prompt or resource the maps above do not name requires
+   * (for a server whose names are not known in advance, such as a gateway's
+   * upstream). Default: nothing, such a name is refused.
+   */
+  defaults?: PolicyDefaults;
   audit: AuditLogger;
   metrics?: GuardMetrics;
+}
+
+/** The permission an undeclared tool, prompt or resource requires; absent: it is refused. */
+export interface PolicyDefaults {
+  tools?: string;
+  prompts?: string;
+  resources?: string;
 }
 
 /**
@@ -107,6 +121,8 @@ export interface AuthorizationPolicy {
   methods: ReadonlyMap<string, string>;
   /** Templates compiled to anchored patterns, in declaration order. */
   templates: ReadonlyArray<{ pattern: RegExp; permission: string }>;
+  /** What undeclared names require (absent: refused). */
+  defaults: Readonly<PolicyDefaults>;
 }
 
 /**
@@ -127,8 +143,10 @@ export function compilePolicy(
   prompts: Record<string, string> = {},
   resources: Record<string, string> = {},
   methods: Record<string, string> = {},
+  defaults: PolicyDefaults = {},
 ): AuthorizationPolicy {
   return {
+    defaults: { ...defaults },
     tools: new Map(Object.entries(tools)),
     prompts: new Map(Object.entries(prompts)),
     resources: new Map(Object.entries(resources)),
@@ -143,7 +161,7 @@ function resourcePermission(uri: unknown, policy: AuthorizationPolicy): string |
   if (typeof uri !== 'string' || uri.length > 2048) return undefined;
   const exact = policy.resources.get(uri);
   if (exact !== undefined && !uri.includes('{')) return exact;
-  return policy.templates.find((template) => template.pattern.test(uri))?.permission;
+  return policy.templates.find((template) => template.pattern.test(uri))?.permission ?? policy.defaults.resources;
 }
 
 const all = (permission: string | undefined, tool?: string): Requirement =>
@@ -207,9 +225,10 @@ export function requirementOf(message: unknown, policy: AuthorizationPolicy, era
   }
   if (method === 'tools/call') {
     const tool = typeof params?.name === 'string' ? params.name : undefined;
-    return all(tool === undefined ? undefined : policy.tools.get(tool), tool);
+    return all(tool === undefined ? undefined : (policy.tools.get(tool) ?? policy.defaults.tools), tool);
   }
-  if (method === 'prompts/get') return all(typeof params?.name === 'string' ? policy.prompts.get(params.name) : undefined);
+  if (method === 'prompts/get')
+    return all(typeof params?.name === 'string' ? (policy.prompts.get(params.name) ?? policy.defaults.prompts) : undefined);
   if (method === 'resources/read' || (era === 'legacy' && LEGACY_RESOURCE_METHODS.has(method))) {
     const permission = resourcePermission(params?.uri, policy);
     // Nothing the policy declares can be read, so to the client such a URI does not exist.
@@ -223,10 +242,10 @@ export function requirementOf(message: unknown, policy: AuthorizationPolicy, era
     return all(
       ref?.type === 'ref/prompt'
         ? typeof ref.name === 'string'
-          ? policy.prompts.get(ref.name)
+          ? (policy.prompts.get(ref.name) ?? policy.defaults.prompts)
           : undefined
         : ref?.type === 'ref/resource' && typeof ref.uri === 'string'
-          ? policy.resources.get(ref.uri)
+          ? (policy.resources.get(ref.uri) ?? policy.defaults.resources)
           : undefined,
     );
   }
@@ -280,8 +299,8 @@ interface Refusal {
  * @example router.use(authenticate, authorize, bodyParser, mcpRequestCheck, authorize);
  */
 export function createAuthorize(options: AuthorizeOptions): RequestHandler {
-  const { tools, prompts, resources, methods, audit, metrics } = parseOptions('createAuthorize', optionsSchema, options);
-  const policy = compilePolicy(tools, prompts, resources, methods);
+  const { tools, prompts, resources, methods, defaults, audit, metrics } = parseOptions('createAuthorize', optionsSchema, options);
+  const policy = compilePolicy(tools, prompts, resources, methods, defaults);
 
   const record = async (req: Request, refusal: Refusal): Promise<void> => {
     const { error, method, tool } = refusal;
