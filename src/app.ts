@@ -8,8 +8,8 @@ import type { GuardConfig } from './config/config.js';
 import { ConfigError } from './config/load.js';
 import type { RbacPolicy } from './config/rbac.js';
 import { allowedHostsOf } from './config/to-options.js';
-import { Permission } from './core/permissions.js';
 import { createCredentials } from './app/credentials.js';
+import { mountOpsRoutes } from './app/ops-routes.js';
 import { describeError } from './logging/redact.js';
 import { createSilentLogger, type Logger } from './logging/logger.js';
 import { createConformanceToolset } from './mcp/conformance-toolset.js';
@@ -23,11 +23,7 @@ import { createGuardMetrics, type GuardMetrics } from './metrics/guard-metrics.j
 import { createLimiterStore } from './middleware/rate-limit/store-adapter.js';
 import { composeMiddleware } from './middleware/compose.js';
 import { createNotFound } from './middleware/error-handler.js';
-import { createProbeMarker } from './middleware/probe.js';
-import { createHealthRoute } from './routes/health.js';
-import { createLiveMetricsRoute, createMetricsRoute } from './routes/metrics.js';
-import { createReadyRoute, type ReadinessCheck } from './routes/ready.js';
-import { createSessionTokenRoute } from './routes/session-token.js';
+import { createLiveMetricsRoute } from './routes/metrics.js';
 import { createSecurityStack, type SecurityStack } from './stack.js';
 import { createStoreProbe } from './stores/probe.js';
 import { createSessionTokenStore, holdSessionToken } from './stores/session-tokens.js';
@@ -261,56 +257,22 @@ export async function createApp(config: GuardConfig, deps: AppDependencies = {})
   const mcpChain = composeMiddleware([markRoute, stack.guard, endpoint.handler], stack.rpcErrorHandler);
   app.all(mcpPath, mcpChain);
 
-  // Every other route: the perimeter, then public probes, then what needs a credential. Docker and
-  // Kubernetes probes name the container's address in Host; marked here, they pass the Host allowlist
-  // on /health and /ready only, and only when nothing in them looks like a browser.
-  app.get(['/health', '/ready'], createProbeMarker());
-  app.use(...stack.perimeter);
-  app.get('/health', createHealthRoute());
-  app.get(
-    '/ready',
-    createReadyRoute({
-      phase: () => phase,
-      checks: async () => {
-        const checks: Record<string, ReadinessCheck> = {
-          audit: audit.healthy() ? { status: 'ok' } : { status: 'down', detail: 'audit log not writable' },
-          store: (await storeAnswers())
-            ? { status: 'ok', detail: store.kind }
-            : { status: 'degraded', detail: `${store.kind} not answering: rate limits local, credential checks refused` },
-        };
-        return checks;
-      },
-    }),
-  );
-
-  app.use(credentials.routes(stack.preAuthLimits));
-
-  if (sessionTokens) {
-    app.get(
-      '/session',
-      ...stack.preAuthLimits,
-      createSessionTokenRoute({
-        store: sessionTokens,
-        role: config.auth.sessionTokens.role,
-        ttlMs: config.auth.sessionTokens.ttlMs,
-        leaseMs: config.auth.sessionTokens.leaseMs,
-        track,
-        onStreamChange: streamGauge('session_token'),
-        onTokenEnded: (principalId) => {
-          store
-            .publish(REVOKED_CHANNEL, principalId)
-            .catch((error: unknown) => logger.warn('revocation broadcast failed', { error: describeError(error) }));
-        },
-        onError: (error) => logger.warn('session token revocation failed', { error: describeError(error) }),
-      }),
-    );
-  }
-
-  const metricsGate = config.auth.metricsPublic ? [] : [stack.authenticate, stack.requirePermission(Permission.MetricsRead)];
-  app.get('/metrics', ...stack.preAuthLimits, ...metricsGate, createMetricsRoute(metrics.registry));
-  app.get('/metrics/live', ...stack.preAuthLimits, stack.authenticate, stack.requirePermission(Permission.MetricsRead), liveMetrics);
-  app.use(createNotFound());
-  app.use(stack.jsonErrorHandler);
+  // Every other route: probes, the perimeter, then what needs a credential.
+  mountOpsRoutes(app, {
+    config,
+    stack,
+    phase: () => phase,
+    audit,
+    store,
+    storeAnswers,
+    credentialRoutes: credentials.routes(stack.preAuthLimits),
+    sessionTokens,
+    metrics,
+    liveMetrics,
+    track,
+    revoke: (principalId) => store.publish(REVOKED_CHANNEL, principalId),
+    logger,
+  });
 
   await audit.record({
     type: 'config.loaded',

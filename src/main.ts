@@ -1,9 +1,9 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApp, type GuardApp } from './app.js';
+import { listen } from './app/listen.js';
 import type { GuardConfig } from './config/config.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { describePosture } from './config/posture.js';
@@ -25,46 +25,8 @@ export interface RunningServer {
 /** Starts the reference server for `config` and resolves once it listens. */
 export async function startServer(config: GuardConfig, logger: Logger): Promise<RunningServer> {
   const guard = await createApp(config, { logger });
-  const server = createServer(
-    {
-      requestTimeout: config.server.requestTimeoutMs,
-      headersTimeout: config.server.headersTimeoutMs,
-      // Node enforces both timeouts only when it sweeps connections (every 30 s
-      // by default), so a slow-loris client would outlive a 1 s limit by 30 s.
-      connectionsCheckingInterval: Math.min(1_000, config.server.headersTimeoutMs),
-      keepAliveTimeout: 5_000,
-    },
-    guard.handle,
-  );
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.server.port, config.server.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  guard.markReady();
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
-
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      const deadline = Date.now() + config.server.shutdownTimeoutMs;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      await guard.drain(deadline - config.server.shutdownTimeoutMs / 5);
-      server.closeIdleConnections();
-      const idle = setInterval(() => server.closeIdleConnections(), 50);
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
-      clearTimeout(timer);
-      clearInterval(idle);
-      server.closeAllConnections();
-      await guard.close();
-    })();
-    return stopping;
-  };
-  return { server, guard, url: `http://${host}:${port}`, stop };
+  const { server, url, stop } = await listen(config, guard);
+  return { server, guard, url, stop };
 }
 
 /**

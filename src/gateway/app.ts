@@ -6,19 +6,14 @@ import { openStores } from '../app/stores.js';
 import type { AuditLogger } from '../audit/types.js';
 import type { GuardConfig } from '../config/config.js';
 import { allowedHostsOf } from '../config/to-options.js';
-import { Permission } from '../core/permissions.js';
 import { createCredentials } from '../app/credentials.js';
+import { mountOpsRoutes } from '../app/ops-routes.js';
 import { createSilentLogger } from '../logging/logger.js';
 import { describeError } from '../logging/redact.js';
 import { createMcpEndpoint, type McpEndpoint } from '../mcp/endpoint.js';
 import { createGuardMetrics, type GuardMetrics } from '../metrics/guard-metrics.js';
-import { createNotFound } from '../middleware/error-handler.js';
-import { createProbeMarker } from '../middleware/probe.js';
 import { createLimiterStore } from '../middleware/rate-limit/store-adapter.js';
-import { createHealthRoute } from '../routes/health.js';
-import { createLiveMetricsRoute, createMetricsRoute } from '../routes/metrics.js';
-import { createReadyRoute, type ReadinessCheck } from '../routes/ready.js';
-import { createSessionTokenRoute } from '../routes/session-token.js';
+import { createLiveMetricsRoute } from '../routes/metrics.js';
 import { createSecurityStack, type SecurityStack } from '../stack.js';
 import { createStoreProbe } from '../stores/probe.js';
 import { createSessionTokenStore, holdSessionToken } from '../stores/session-tokens.js';
@@ -217,55 +212,29 @@ export async function createGatewayApp(config: GuardConfig, file: GatewayFile, d
   }
   const first = routes[0]!.stack;
 
-  app.get(['/health', '/ready'], createProbeMarker());
-  app.use(...first.perimeter);
-  app.get('/health', createHealthRoute());
-  app.get(
-    '/ready',
-    createReadyRoute({
-      phase: () => phase,
-      checks: async () => {
-        const checks: Record<string, ReadinessCheck> = {
-          audit: audit.healthy() ? { status: 'ok' } : { status: 'down', detail: 'audit log not writable' },
-          store: (await storeAnswers())
-            ? { status: 'ok', detail: store.kind }
-            : { status: 'degraded', detail: `${store.kind} not answering: rate limits local, credential checks refused` },
-        };
-        // An upstream that is down leaves the gateway serving the others: degraded, not down.
-        for (const { mount } of routes) {
+  mountOpsRoutes(app, {
+    config,
+    stack: first,
+    phase: () => phase,
+    audit,
+    store,
+    storeAnswers,
+    // An upstream that is down leaves the gateway serving the others: degraded, not down.
+    moreChecks: () =>
+      Object.fromEntries(
+        routes.map(({ mount }) => {
           const status = mount.pool.status();
-          checks[`upstream:${mount.name}`] = { status: status.status, detail: `${status.detail}; ${status.connections} open` };
-        }
-        return checks;
-      },
-    }),
-  );
-  app.use(credentials.routes(first.preAuthLimits));
-  if (sessionTokens) {
-    app.get(
-      '/session',
-      ...first.preAuthLimits,
-      createSessionTokenRoute({
-        store: sessionTokens,
-        role: config.auth.sessionTokens.role,
-        ttlMs: config.auth.sessionTokens.ttlMs,
-        leaseMs: config.auth.sessionTokens.leaseMs,
-        track,
-        onStreamChange: streamGauge('session_token'),
-        onTokenEnded: (principalId) => {
-          store
-            .publish(REVOKED_CHANNEL, principalId)
-            .catch((error: unknown) => logger.warn('revocation broadcast failed', { error: describeError(error) }));
-        },
-        onError: (error) => logger.warn('session token revocation failed', { error: describeError(error) }),
-      }),
-    );
-  }
-  const metricsGate = config.auth.metricsPublic ? [] : [first.authenticate, first.requirePermission(Permission.MetricsRead)];
-  app.get('/metrics', ...first.preAuthLimits, ...metricsGate, createMetricsRoute(metrics.registry));
-  app.get('/metrics/live', ...first.preAuthLimits, first.authenticate, first.requirePermission(Permission.MetricsRead), liveMetrics);
-  app.use(createNotFound());
-  app.use(first.jsonErrorHandler);
+          return [`upstream:${mount.name}`, { status: status.status, detail: `${status.detail}; ${status.connections} open` }];
+        }),
+      ),
+    credentialRoutes: credentials.routes(first.preAuthLimits),
+    sessionTokens,
+    metrics,
+    liveMetrics,
+    track,
+    revoke: (principalId) => store.publish(REVOKED_CHANNEL, principalId),
+    logger,
+  });
 
   // Each upstream is reached once now: what it offers is known before the first client, and a
   // broken command or URL is reported at start-up (the gateway still starts and retries on use).
