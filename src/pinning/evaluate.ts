@@ -9,7 +9,7 @@ import {
   type DefinitionSet,
 } from './canonical.js';
 import type { LockEntry, LockSection, LockState } from './lock.js';
-import { DEFAULT_SCREENING, describeFinding, screenDefinition, type Finding, type ScreeningLimits } from './screen.js';
+import { DEFAULT_SCREENING, describeFinding, reveal, screenDefinition, type Finding, type ScreeningLimits } from './screen.js';
 
 /**
  * What pinning does for an upstream: nothing (`off`), report drift in the
@@ -35,6 +35,8 @@ export interface Verdict {
   name: string;
   /** Its hash; undefined when it is too large to hash. */
   sha256: string | undefined;
+  /** The definition as listed. */
+  definition: Definition;
   status: PinStatus;
   /** What screening found in it. */
   findings: Finding[];
@@ -85,7 +87,7 @@ export function judge(
     sha256 = definitionHash(definition);
   } catch (error) {
     if (!(error instanceof DefinitionTooLargeError)) throw error;
-    return { kind, name, sha256: undefined, status: 'unverifiable', findings: [], blocked: blocks(mode, 'unverifiable') };
+    return { kind, name, sha256: undefined, definition, status: 'unverifiable', findings: [], blocked: blocks(mode, 'unverifiable') };
   }
   const findings = screenDefinition(definition, limits);
   const locked = section.state === 'ok' ? entryOf(section.section, kind, name) : undefined;
@@ -94,7 +96,7 @@ export function judge(
   else if (!locked) status = 'new';
   else if (locked.sha256 !== sha256) status = 'drifted';
   else status = findings.length > 0 && !locked.approved ? 'flagged' : 'allowed';
-  return { kind, name, sha256, status, findings, ...(locked ? { locked } : {}), blocked: blocks(mode, status) };
+  return { kind, name, sha256, definition, status, findings, ...(locked ? { locked } : {}), blocked: blocks(mode, status) };
 }
 
 /** A lock entry whose definition the upstream no longer lists. */
@@ -198,4 +200,23 @@ export function entryFor(
     ...(findings.length ? { findings } : {}),
     ...(approved ? { approved: { by: approved.by, at: approved.at.toISOString() } } : {}),
   };
+}
+
+const BLOCKED_BECAUSE: Record<PinStatus, string> = {
+  allowed: 'it is allowed',
+  drifted: 'its definition changed since it was approved',
+  new: 'it is not in the tool lock',
+  flagged: 'its definition holds hidden or over-long text nobody approved',
+  unverifiable: 'the tool lock cannot be read, or the definition is too large to check',
+};
+
+/**
+ * The message a client gets for a blocked definition: what is blocked and
+ * why, never the definition, the lock's path or a hash.
+ *
+ * @example blockedMessage(verdict) // 'Tool read_file is blocked: its definition changed since it was approved'
+ */
+export function blockedMessage(verdict: Pick<Verdict, 'kind' | 'name' | 'status'>): string {
+  const what = verdict.kind === 'tool' ? 'Tool' : verdict.kind === 'prompt' ? 'Prompt' : 'Resource template';
+  return `${what} ${reveal(verdict.name.slice(0, 128))} is blocked: ${BLOCKED_BECAUSE[verdict.status]} (an administrator approves it with mcp-guard tools approve)`;
 }

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../../config/load.js';
 import { describePosture } from '../../config/posture.js';
 import { removeDevTokenFile, writeDevTokenFile } from '../../dev/token-file.js';
 import { GatewayFileError, loadGatewayFile, parseUpstream, type GatewayFile } from '../../gateway/file.js';
+import { LOCK_FILE_NAME } from '../../pinning/lock.js';
 import { startGateway, type RunningGateway } from '../../gateway/start.js';
 import { createLogger, type Logger } from '../../logging/logger.js';
 import { describeError } from '../../logging/redact.js';
@@ -36,6 +37,8 @@ Options:
 
 /** The quick start's policy: every name of the upstream needs the usual MCP permission. */
 const QUICK_POLICY = { default: { tools: 'tools:call', prompts: 'prompts:get', resources: 'resources:read' } };
+/** The quick start reports drift from the lock in the working directory, and blocks nothing (docs/pinning.md). */
+const QUICK_PINNING = { mode: 'warn' };
 
 /** The gateway file the quick-start flags describe; throws GatewayFileError (or a usage error). */
 export function quickStartFile(args: string[], env: Readonly<Record<string, string | undefined>>): GatewayFile {
@@ -70,10 +73,11 @@ export function quickStartFile(args: string[], env: Readonly<Record<string, stri
   if (values.share && hasUpstream) throw new UsageError('--share applies to a stdio upstream only');
   if (values.protocol) entry.protocol = values.protocol;
   entry.policy = QUICK_POLICY;
+  entry.pinning = QUICK_PINNING;
   const problems: string[] = [];
   const spec = parseUpstream(values.name ?? 'upstream', entry, problems);
   if (!spec) throw new GatewayFileError(problems.map((problem) => problem.replace(/^upstreams\.[^.:]+\.?/, '').replace(/^: /, '')));
-  return { upstreams: [spec] };
+  return { upstreams: [spec], lockPath: resolve(LOCK_FILE_NAME) };
 }
 
 class UsageError extends Error {}
@@ -100,6 +104,34 @@ function announceDevelopmentMode(config: GuardConfig, running: RunningGateway, i
     ].join('\n'),
   );
   return path;
+}
+
+/** The pinning part of the posture: each upstream's mode and lock state, loud when something is off. */
+function announcePinning(running: RunningGateway, logger: Logger): void {
+  for (const pin of running.gateway.pinning.posture()) {
+    const { upstream, mode, state, counts, blocked } = pin;
+    logger.info('tool pinning', { upstream, mode, lock: pin.lock, state, ...counts, blocked });
+    if (state === 'lock unusable') {
+      logger.error(
+        `Upstream ${upstream}: the tool lock cannot be used; ${mode === 'enforce' ? 'every tool is refused' : 'drift is not checked'} until it is repaired.`,
+        {
+          code: 'MCPG_PIN_LOCK_UNUSABLE',
+        },
+      );
+    }
+    if (state === 'not pinned' && mode === 'enforce') {
+      logger.warn(
+        `Upstream ${upstream} has nothing in the tool lock: every tool it lists is refused until mcp-guard tools pin or approve.`,
+        {
+          code: 'MCPG_PIN_NOT_PINNED',
+        },
+      );
+    }
+    if (blocked > 0)
+      logger.warn(`Upstream ${upstream}: ${blocked} definitions blocked by pinning; see mcp-guard tools diff.`, {
+        code: 'MCPG_PIN_BLOCKED',
+      });
+  }
 }
 
 /** `mcp-guard gateway`: the security stack in front of upstream MCP servers (docs/gateway.md). */
@@ -168,10 +200,14 @@ export const gatewayCommand: CliCommand = {
             done(1);
           });
       };
-      process.on('SIGHUP', () => running.gateway.reloadCredentials());
+      process.on('SIGHUP', () => {
+        running.gateway.reloadCredentials();
+        running.gateway.pinning.reload();
+      });
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
     });
+    announcePinning(running, logger);
     logger.info('mcp-guard gateway listening', { url: running.url, mcp: running.mcpUrls });
     dev.tokenFile = announceDevelopmentMode(config, running, io, logger);
     const code = await stopped;
