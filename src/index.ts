@@ -135,3 +135,18 @@ export type { RunningGateway } from './gateway/start.js';
 export { loadGatewayFile, parseGatewayFile, GatewayFileError } from './gateway/file.js';
 export type { GatewayFile, UpstreamSpec, HttpUpstreamSpec, StdioUpstreamSpec, SecretRef } from './gateway/file.js';
 export { GatewayRpcCode } from './gateway/errors.js';
+
+// Tool-definition pinning (docs/pinning.md).
+export { TOOL_BLOCKED_RPC } from './errors/codes.js';
+export { readServerDefinitions } from './pinning/server-definitions.js';
+export type { PinningOptions, LocalPinning } from './pinning/library.js';
+export { canonicalJson, definitionHash } from './pinning/canonical.js';
+export type { Definition, DefinitionKind, DefinitionSet } from './pinning/canonical.js';
+export { evaluate, judge } from './pinning/evaluate.js';
+export type { Evaluation, PinMode, PinStatus, Verdict } from './pinning/evaluate.js';
+export { screenDefinition } from './pinning/screen.js';
+export type { Finding, FindingCode, ScreeningLimits } from './pinning/screen.js';
+export { readLock, parseLock, LOCK_FILE_NAME } from './pinning/lock.js';
+export type { ToolLock, LockEntry, LockSection, LockState as ToolLockState } from './pinning/lock.js';
+export type { GatewayPinning } from './pinning/setup.js';
+export type { PinPosture } from './pinning/guard.js';

@@ -28,6 +28,7 @@ import { createRequestId } from './middleware/request-id.js';
 import { requirePermission } from './middleware/require-permission.js';
 import { createSecurityHeaders } from './middleware/security-headers.js';
 import type { SessionTokenStore } from './stores/session-tokens.js';
+import { createLocalPinning, type LocalPinning, type PinningOptions } from './pinning/library.js';
 
 /** Options of {@link createSecurityStack}. Each group configures one middleware. */
 export interface SecurityStackOptions {
@@ -89,6 +90,11 @@ export interface SecurityStackOptions {
   logger?: Logger;
   /** Builds `WWW-Authenticate` for 401 and 403. Default: a bare RFC 6750 challenge. */
   challenge?: ChallengeBuilder;
+  /**
+   * Tool-definition pinning of your server's tools, prompts and resource
+   * templates against a lock file (docs/pinning.md). Default: off.
+   */
+  pinning?: PinningOptions;
 }
 
 /**
@@ -123,6 +129,8 @@ export type SecurityStack = Router & {
   requirePermission: typeof requirePermission;
   metrics: GuardMetrics;
   audit: AuditLogger;
+  /** Tool-definition pinning, when the `pinning` option is set: `refresh()` after your tools change, `close()` on shutdown. */
+  pinning: LocalPinning | undefined;
 };
 
 /**
@@ -215,6 +223,8 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
   const rpcErrorHandler = createErrorHandler({ format: 'json-rpc', ...handlerOptions });
   const jsonErrorHandler = createErrorHandler({ format: 'json', ...handlerOptions });
 
+  const pinning = options.pinning ? createLocalPinning(options.pinning, { audit, metrics, logger }) : undefined;
+
   const router = Router();
   router.use(
     ...perimeter,
@@ -230,6 +240,8 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
     // The final word, on the verified body; tool calls not counted above are counted here.
     authorize,
     ...toolRateLimit,
+    // Blocked definitions: refused, and left out of the list answers of the server behind.
+    ...(pinning ? [pinning.gate] : []),
   );
   router.use(rpcErrorHandler);
 
@@ -250,5 +262,6 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
     requirePermission,
     metrics,
     audit,
+    pinning,
   });
 }

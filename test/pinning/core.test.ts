@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { canonicalJson, definitionHash, MAX_CANONICAL_CHARS, stableStringify, type DefinitionSet } from '../../src/pinning/canonical.js';
 import { evaluate, judge, sectionFor, sectionOf, type SectionState } from '../../src/pinning/evaluate.js';
 import { emptyLock, parseLock, readLock, updateLock, writeLock } from '../../src/pinning/lock.js';
+import { filterListBody } from '../../src/pinning/list-filter.js';
 import { reveal, screenDefinition } from '../../src/pinning/screen.js';
 import { tempDir } from '../helpers/server.js';
 
@@ -235,5 +236,33 @@ describe('the lock file', () => {
     writeFileSync(path, 'garbage');
     await expect(updateLock(path, (lock) => ({ lock, result: 1 }))).rejects.toThrow('cannot be used');
     expect(readFileSync(path, 'utf8')).toBe('garbage');
+  });
+});
+
+describe('list answers filtered in library mode', () => {
+  const keep = (items: readonly unknown[]) => items.filter((item) => (item as { name: string }).name !== 'bad');
+  const result = { tools: [{ name: 'good' }, { name: 'bad' }] };
+
+  it('filters the answer to the request in a JSON body, one message or a batch', () => {
+    expect(JSON.parse(filterListBody(JSON.stringify({ jsonrpc: '2.0', id: 7, result }), 'application/json', 7, 'tools', keep)!)).toEqual({
+      jsonrpc: '2.0',
+      id: 7,
+      result: { tools: [{ name: 'good' }] },
+    });
+    const batch = JSON.parse(filterListBody(JSON.stringify([{ jsonrpc: '2.0', id: 7, result }]), 'application/json', 7, 'tools', keep)!);
+    expect(batch[0].result.tools).toEqual([{ name: 'good' }]);
+  });
+
+  it('filters the answer in an SSE stream and keeps the other events as they are', () => {
+    const stream = `event: message\nid: 1\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{}}\n\nevent: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: 'x', result })}\n\n`;
+    const out = filterListBody(stream, 'text/event-stream', 'x', 'tools', keep)!;
+    expect(out).toContain('id: 1\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{}}');
+    expect(out).toContain('"tools":[{"name":"good"}]');
+    expect(out).not.toContain('"bad"');
+  });
+
+  it('cannot read what is neither, and says so (the caller refuses it)', () => {
+    expect(filterListBody('{"jsonrpc": ', 'application/json', 1, 'tools', keep)).toBeUndefined();
+    expect(filterListBody('data: {oops\n\n', 'text/event-stream', 1, 'tools', keep)).toBeUndefined();
   });
 });

@@ -6,7 +6,8 @@ import { GatewayFileError, loadGatewayFile, type GatewayFile, type UpstreamSpec 
 import { describeError } from '../../logging/redact.js';
 import { keyOf, LIST_OF, type DefinitionKind, type DefinitionSet } from '../../pinning/canonical.js';
 import { formatEvaluation } from '../../pinning/diff.js';
-import { entryFor, entryOf, evaluate, sectionFor, sectionOf } from '../../pinning/evaluate.js';
+import { approvalEvents, ApprovalError, approveInLock, parseDefinitionName } from '../../pinning/approve.js';
+import { entryOf, evaluate, sectionFor, sectionOf } from '../../pinning/evaluate.js';
 import { LockFileError, readLock, updateLock } from '../../pinning/lock.js';
 import { readUpstreamDefinitions } from '../../pinning/live.js';
 import { DEFAULT_SCREENING, reveal, type ScreeningLimits } from '../../pinning/screen.js';
@@ -54,13 +55,6 @@ async function recordAudit(io: CliIo, events: AuditEventInput[]): Promise<void> 
   } finally {
     await audit.close();
   }
-}
-
-/** `tool`, `prompt:NAME` or `template:URI`. */
-function parseName(argument: string): { kind: DefinitionKind; name: string } {
-  if (argument.startsWith('prompt:')) return { kind: 'prompt', name: argument.slice('prompt:'.length) };
-  if (argument.startsWith('template:')) return { kind: 'resourceTemplate', name: argument.slice('template:'.length) };
-  return { kind: 'tool', name: argument };
 }
 
 const limitsOf = (spec: UpstreamSpec): ScreeningLimits => ({
@@ -157,7 +151,7 @@ async function diff(file: GatewayFile, upstreams: UpstreamSpec[], io: CliIo): Pr
 
 async function approve(file: GatewayFile, upstreams: UpstreamSpec[], names: string[], by: string | undefined, io: CliIo): Promise<number> {
   if (names.length === 0) throw new UsageError('approve needs at least one NAME');
-  const wanted = names.map(parseName);
+  const wanted = names.map(parseDefinitionName);
   const lists = await readAll(upstreams, io);
   const state = readLock(file.lockPath!);
   if (state.state === 'unreadable') throw new LockFileError(`The tool lock cannot be used: ${state.reason}`);
@@ -177,66 +171,24 @@ async function approve(file: GatewayFile, upstreams: UpstreamSpec[], names: stri
   });
   const user = osUser();
   const approver = by ? `${by} (os user ${user})` : user;
-  const at = new Date();
-  const done = await updateLock(file.lockPath!, (lock) => {
-    const results: Array<{ kind: DefinitionKind; name: string; upstream: string; sha256?: string; previous?: string; findings: string[] }> =
-      [];
-    for (const { kind, name, spec } of targets) {
-      const listed = lists.get(spec.name)![LIST_OF[kind]].filter((definition) => keyOf(kind, definition) === name);
-      if (listed.length > 1)
-        throw new UsageError(`upstream ${spec.name} lists the ${LABEL[kind]} ${reveal(name)} more than once: it cannot be approved`);
-      lock.upstreams[spec.name] ??= {
-        pinned: { by: `mcp-guard tools approve (${approver})`, at: at.toISOString() },
-        tools: {},
-        prompts: {},
-        resourceTemplates: {},
-      };
-      const section = lock.upstreams[spec.name]!;
-      const previous = entryOf(section, kind, name)?.sha256;
-      const map = section[LIST_OF[kind]];
-      if (listed.length === 0) {
-        delete map[name];
-        results.push({ kind, name, upstream: spec.name, ...(previous ? { previous } : {}), findings: [] });
-        continue;
-      }
-      const entry = entryFor(listed[0]!, limitsOf(spec), { by: approver, at });
-      if (!entry) throw new UsageError(`the ${LABEL[kind]} ${reveal(name)} of upstream ${spec.name} is too large to pin`);
-      map[name] = entry;
-      results.push({
-        kind,
-        name,
-        upstream: spec.name,
-        sha256: entry.sha256,
-        ...(previous ? { previous } : {}),
-        findings: entry.findings ?? [],
-      });
-    }
-    return { lock, result: results };
-  });
-  const events: AuditEventInput[] = [];
+  const done = await approveInLock(
+    file.lockPath!,
+    targets.map(({ kind, name, spec }) => ({
+      upstream: spec.name,
+      kind,
+      name,
+      definitions: lists.get(spec.name)!,
+      limits: limitsOf(spec),
+    })),
+    approver,
+  );
   for (const result of done) {
     const what = `${LABEL[result.kind]} ${reveal(result.name)} of upstream ${result.upstream}`;
     if (result.sha256) io.stdout(`Approved ${what}: ${result.sha256}, by ${approver}.\n`);
     else io.stdout(`Dropped ${what} from the lock: the upstream no longer lists it.\n`);
     for (const finding of result.findings) io.stdout(`  accepted screening finding: ${finding}\n`);
-    events.push({
-      type: 'tool.approved',
-      action: `tools approve ${result.kind} ${result.name.slice(0, 200)}`,
-      actor: { principalId: (by ?? user).slice(0, 256), authMethod: 'cli' },
-      outcome: { status: 'success', ...(result.sha256 ? {} : { code: 'removed' }) },
-      context: { mcpName: result.name.slice(0, 256) },
-      details: {
-        upstream: result.upstream,
-        kind: result.kind,
-        name: result.name.slice(0, 512),
-        sha256: result.sha256 ?? null,
-        previousSha256: result.previous ?? null,
-        osUser: user,
-        by: by ?? null,
-        findings: result.findings.join('; ').slice(0, 1024),
-      },
-    });
   }
+  const events = approvalEvents(done, { by, osUser: user, authMethod: 'cli' });
   await recordAudit(io, events);
   io.stdout(`Written to ${file.lockPath}. Each gateway replica sees it within its lock poll (2 s by default), or at once on SIGHUP.\n`);
   return 0;
@@ -277,7 +229,7 @@ export const toolsCommand: CliCommand = {
       if (action === 'diff') return await diff(file, upstreams, io);
       return await approve(file, upstreams, names, parsed.values.by, io);
     } catch (error) {
-      if (error instanceof UsageError) io.stderr(`tools ${action}: ${error.message}\n`);
+      if (error instanceof UsageError || error instanceof ApprovalError) io.stderr(`tools ${action}: ${error.message}\n`);
       else if (error instanceof GatewayFileError || error instanceof LockFileError) io.stderr(`${error.message}\n`);
       else io.stderr(`tools ${action}: ${describeError(error).message}\n`);
       return 2;
