@@ -90,6 +90,14 @@ describe(`the shell blocks of ${DOC}`, () => {
       const approved = await sh(block(STARTS[3]!));
       expect(approved.code).toBe(0);
       expect(approved.output).toMatch(/Approved tool read_file of upstream files: sha256:[0-9a-f]{64}, by alice \(os user /);
+      // The lock on disk has the shape the page shows.
+      const shape = (value: unknown): unknown =>
+        value !== null && typeof value === 'object' && !Array.isArray(value)
+          ? Object.fromEntries(Object.entries(value).map(([key, item]) => [key, shape(item)]))
+          : typeof value;
+      const shown = JSON.parse(codeBlocks(DOC).filter((candidate) => candidate.lang === 'json')[0]!.text);
+      expect(shape(JSON.parse(readFileSync(join(dir.dir, 'tools.lock.json'), 'utf8')))).toEqual(shape(shown));
+      expect((await sh(block(STARTS[0]!))).output).toContain('Upstream files is already pinned');
       const client = await connectModernClient(`http://127.0.0.1:${port}/mcp/files`);
       try {
         await until(async () => (await client.client.listTools()).tools.some((tool) => tool.name === 'read_file'));

@@ -58,6 +58,8 @@ describe('warn mode', () => {
         ]),
       );
       expect(auditRecords(gateway.auditDir).filter((record) => record.type === 'tool.blocked')).toEqual([]);
+      // Reported once per definition and hash, however often it is listed or called.
+      expect(drift.filter((record) => record.details?.name === 'read_file')).toHaveLength(1);
       const metrics = await gateway.running.gateway.metrics.registry.metrics();
       expect(metrics).toMatch(/^mcp_guard_pinning_definitions\{upstream="rug",status="drifted"\} 1$/m);
       expect(metrics).toMatch(/^mcp_guard_pinning_blocked_definitions\{upstream="rug"\} 0$/m);
@@ -104,6 +106,72 @@ describe('replicas', () => {
       dir.remove();
     }
   }, 90_000);
+});
+
+describe('mcp-guard tools pin and approve', () => {
+  it('pins an upstream once and names what stays blocked; approve drops a name no longer listed and asks which upstream when two have it', async () => {
+    const { dir, definitionsFile, gatewayFile, lockPath } = setUp({}, [
+      readFile,
+      { name: 'notes', description: `Notes.${hidden('leak')}`, inputSchema: { type: 'object' } },
+    ]);
+    const cliAudit = tempDir('mcp-guard-pin-cli-audit-');
+    const env = { MCP_GATEWAY_FILE: gatewayFile, MCP_AUDIT_DIR: cliAudit.dir };
+    try {
+      const pinned = await cli(['tools', 'pin'], env);
+      expect(pinned.code).toBe(0);
+      expect(pinned.stdout).toContain(`Pinned upstream rug: 2 tools, 0 prompts, 0 resource templates in ${lockPath}.`);
+      expect(pinned.stdout).toContain('tool notes is flagged: it stays blocked until approved');
+      expect(auditRecords(cliAudit.dir)).toContainEqual(
+        expect.objectContaining({
+          type: 'tool.approved',
+          action: 'tools pin',
+          details: expect.objectContaining({ upstream: 'rug', flagged: 1 }),
+        }),
+      );
+      const lock = readFileSync(lockPath, 'utf8');
+      writeDefinitions(definitionsFile, { tools: [{ ...readFile, description: 'changed' }] });
+      expect((await cli(['tools', 'pin'], env)).stdout).toContain('Upstream rug is already pinned');
+      expect(readFileSync(lockPath, 'utf8')).toBe(lock);
+
+      const dropped = await cli(['tools', 'approve', 'notes'], env);
+      expect(dropped.stdout).toContain('Dropped tool notes of upstream rug from the lock: the upstream no longer lists it.');
+      expect(Object.keys(JSON.parse(readFileSync(lockPath, 'utf8')).upstreams.rug.tools)).toEqual(['read_file']);
+
+      // A second upstream with the same tool name: approve must be told which.
+      const twin = JSON.parse(readFileSync(gatewayFile, 'utf8'));
+      twin.upstreams.twin = twin.upstreams.rug;
+      writeFileSync(gatewayFile, JSON.stringify(twin));
+      const ambiguous = await cli(['tools', 'approve', 'read_file'], env);
+      expect(ambiguous).toMatchObject({ code: 2, stderr: expect.stringContaining('is in several upstreams (rug, twin): give --upstream') });
+      expect((await cli(['tools', 'approve', 'read_file', '--upstream', 'rug'], env)).code).toBe(0);
+      expect((await cli(['tools', 'approve', 'nothing_like_it'], env)).stderr).toContain(
+        'no upstream lists or pins the tool nothing_like_it',
+      );
+    } finally {
+      cliAudit.remove();
+      dir.remove();
+    }
+  }, 60_000);
+});
+
+describe('reloading the lock', () => {
+  it('takes an approval at once on reload (what SIGHUP does), without waiting for a poll', async () => {
+    const { dir, definitionsFile, gatewayFile } = setUp();
+    const gateway = await startPinnedGateway(gatewayFile, {}, 0);
+    try {
+      const url = gateway.mcpUrl('rug');
+      writeDefinitions(definitionsFile, { tools: [readFile, { ...listDir, description: 'Lists any directory.' }] });
+      await until(async () => (await callTool(url, 'list_dir')).code === TOOL_BLOCKED_RPC);
+      expect((await cli(['tools', 'approve', 'list_dir'], { MCP_GATEWAY_FILE: gatewayFile, MCP_AUDIT_ENABLED: 'false' })).code).toBe(0);
+      // No poll: the approval is not seen until the lock is read again.
+      expect((await callTool(url, 'list_dir')).code).toBe(TOOL_BLOCKED_RPC);
+      gateway.running.gateway.pinning.reload();
+      expect(await callTool(url, 'list_dir')).toEqual({ text: 'called list_dir' });
+    } finally {
+      await gateway.stop();
+      dir.remove();
+    }
+  }, 60_000);
 });
 
 describe('failing closed', () => {

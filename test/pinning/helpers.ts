@@ -75,7 +75,7 @@ export interface PinnedGateway {
 }
 
 /** Starts a gateway from `gatewayFile` (loaded from disk: its lock is beside it), polling the lock every 50 ms. */
-export async function startPinnedGateway(gatewayFile: string, env: Record<string, string> = {}): Promise<PinnedGateway> {
+export async function startPinnedGateway(gatewayFile: string, env: Record<string, string> = {}, lockPollMs = 50): Promise<PinnedGateway> {
   const audit = tempDir('mcp-guard-pin-audit-');
   const config = loadConfig({
     MCP_HOST: '127.0.0.1',
@@ -92,7 +92,7 @@ export async function startPinnedGateway(gatewayFile: string, env: Record<string
   const { logger, lines } = captureLogger();
   const running = await startGateway(config, loadGatewayFile(gatewayFile), logger, {
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
-    lockPollMs: 50,
+    lockPollMs,
   });
   return {
     running,

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { quickStartFile } from '../../src/cli/commands/gateway.js';
+import { announcePinning, quickStartFile } from '../../src/cli/commands/gateway.js';
+import { captureLogger } from './helpers.js';
 import { GatewayFileError, loadGatewayFile, parseGatewayFile } from '../../src/gateway/file.js';
 import { createGatewayPinning, pinModeOf } from '../../src/pinning/setup.js';
 import { createNullAuditLogger } from '../../src/audit/types.js';
@@ -37,5 +38,49 @@ describe('pinning defaults', () => {
     expect(() => createGatewayPinning({ file: asked, devMode: false, audit: createNullAuditLogger(), registry: new Registry() })).toThrow(
       GatewayFileError,
     );
+  });
+});
+
+describe('the pinning posture at start-up', () => {
+  const counts = { allowed: 3, drifted: 0, new: 0, flagged: 0, unverifiable: 0 };
+  const posture = {
+    upstream: 'files',
+    mode: 'enforce' as const,
+    lock: '/etc/mcp/tools.lock.json',
+    state: 'pinned' as const,
+    counts,
+    blocked: 0,
+  };
+
+  it('logs each upstream’s mode, lock and state, and says loudly what is blocked, unpinned or unusable', () => {
+    const { logger, lines } = captureLogger();
+    announcePinning(
+      [
+        posture,
+        { ...posture, upstream: 'search', blocked: 2, counts: { ...counts, drifted: 2 } },
+        { ...posture, upstream: 'mail', state: 'not pinned' },
+        { ...posture, upstream: 'wiki', state: 'lock unusable' },
+      ],
+      logger,
+    );
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'info',
+        message: 'tool pinning',
+        upstream: 'files',
+        mode: 'enforce',
+        state: 'pinned',
+        allowed: 3,
+        blocked: 0,
+      }),
+    );
+    expect(lines.map((line) => [line.level, line.code])).toEqual(
+      expect.arrayContaining([
+        ['warn', 'MCPG_PIN_BLOCKED'],
+        ['warn', 'MCPG_PIN_NOT_PINNED'],
+        ['error', 'MCPG_PIN_LOCK_UNUSABLE'],
+      ]),
+    );
+    expect(lines.filter((line) => line.code !== undefined)).toHaveLength(3);
   });
 });

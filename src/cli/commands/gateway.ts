@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../../config/load.js';
 import { describePosture } from '../../config/posture.js';
 import { removeDevTokenFile, writeDevTokenFile } from '../../dev/token-file.js';
 import { GatewayFileError, loadGatewayFile, parseUpstream, type GatewayFile } from '../../gateway/file.js';
+import type { PinPosture } from '../../pinning/guard.js';
 import { LOCK_FILE_NAME } from '../../pinning/lock.js';
 import { startGateway, type RunningGateway } from '../../gateway/start.js';
 import { createLogger, type Logger } from '../../logging/logger.js';
@@ -106,9 +107,9 @@ function announceDevelopmentMode(config: GuardConfig, running: RunningGateway, i
   return path;
 }
 
-/** The pinning part of the posture: each upstream's mode and lock state, loud when something is off. */
-function announcePinning(running: RunningGateway, logger: Logger): void {
-  for (const pin of running.gateway.pinning.posture()) {
+/** The pinning part of the posture (docs/pinning.md): each upstream's mode and lock state, loud when something is off. */
+export function announcePinning(postures: readonly PinPosture[], logger: Logger): void {
+  for (const pin of postures) {
     const { upstream, mode, state, counts, blocked } = pin;
     logger.info('tool pinning', { upstream, mode, lock: pin.lock, state, ...counts, blocked });
     if (state === 'lock unusable') {
@@ -207,7 +208,7 @@ export const gatewayCommand: CliCommand = {
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
     });
-    announcePinning(running, logger);
+    announcePinning(running.gateway.pinning.posture(), logger);
     logger.info('mcp-guard gateway listening', { url: running.url, mcp: running.mcpUrls });
     dev.tokenFile = announceDevelopmentMode(config, running, io, logger);
     const code = await stopped;
