@@ -149,25 +149,26 @@ export function createLocalPinning(
         const verdict = guard.blocking(kind, params.name, kind === 'tool' ? current.tools : current.prompts);
         if (verdict) return next(await refuse(req, verdict));
       }
-      const list = !Array.isArray(req.body) ? LIST_METHODS[String((req.body as { method?: unknown }).method)] : undefined;
-      if (list && mode === 'enforce') {
-        const id = (req.body as { id?: unknown }).id;
+      // Every list request of the body (a 2025-03-26 batch may hold several): their answers are filtered.
+      const wanted = new Map<unknown, { key: string; filter: (items: readonly unknown[]) => unknown[] }>();
+      for (const message of messages) {
+        const { method, id } = (message ?? {}) as { method?: unknown; id?: unknown };
+        const list = typeof method === 'string' && Object.hasOwn(LIST_METHODS, method) ? LIST_METHODS[method] : undefined;
+        if (list && id !== undefined) wanted.set(id, { key: list.key, filter: (items) => guard.visible(list.kind, items) });
+      }
+      if (wanted.size && mode === 'enforce') {
         captureResponse(res, (body, contentType) => {
-          const filtered =
-            body === undefined ? undefined : filterListBody(body, contentType, id, list.key, (items) => guard.visible(list.kind, items));
+          const filtered = body === undefined ? undefined : filterListBody(body, contentType, wanted);
           if (filtered !== undefined) return filtered;
           // An answer that cannot be checked is not passed on.
           res.statusCode = 502;
           res.setHeader('content-type', 'application/json');
-          return JSON.stringify({
-            jsonrpc: '2.0',
-            id: id ?? null,
-            error: {
-              code: TOOL_BLOCKED_RPC,
-              message: 'The list could not be checked against the tool lock',
-              data: { code: 'tool_blocked' },
-            },
-          });
+          const error = {
+            code: TOOL_BLOCKED_RPC,
+            message: 'The list could not be checked against the tool lock',
+            data: { code: 'tool_blocked' },
+          };
+          return JSON.stringify({ jsonrpc: '2.0', id: wanted.size === 1 ? [...wanted.keys()][0] : null, error });
         });
       }
       return next();

@@ -14,28 +14,31 @@ export const MAX_LIST_BYTES = 8 * 1024 * 1024;
 /** Keeps the items of a list result that may be shown. */
 export type ItemFilter = (items: readonly unknown[]) => unknown[];
 
-const rewriteMessage = (message: unknown, id: unknown, key: string, filter: ItemFilter): unknown => {
+/** The list answers to rewrite: by JSON-RPC request id, the result key and the filter of its items. */
+export type ListRequests = ReadonlyMap<unknown, { key: string; filter: ItemFilter }>;
+
+const rewriteMessage = (message: unknown, wanted: ListRequests): unknown => {
   if (message === null || typeof message !== 'object') return message;
-  const { id: messageId, result } = message as { id?: unknown; result?: Record<string, unknown> };
-  if (messageId !== id || result === null || typeof result !== 'object' || !Array.isArray(result[key])) return message;
-  return { ...message, result: { ...result, [key]: filter(result[key] as unknown[]) } };
+  const { id, result } = message as { id?: unknown; result?: Record<string, unknown> };
+  const list = wanted.get(id);
+  if (!list || result === null || typeof result !== 'object' || !Array.isArray(result[list.key])) return message;
+  return { ...message, result: { ...result, [list.key]: list.filter(result[list.key] as unknown[]) } };
 };
 
 /**
- * The body of a list answer with the result's items filtered: a JSON body
- * (one message or a batch), or an SSE stream whose events carry JSON-RPC
- * messages (the answer to request `id` is rewritten, other events are kept
- * as they are). Undefined when the body cannot be read as either.
+ * The body of an answer with the items of its list results filtered: a JSON
+ * body (one message or a batch), or an SSE stream whose events carry
+ * JSON-RPC messages (the answers to the `wanted` request ids are rewritten,
+ * other events are kept as they are). Undefined when the body cannot be read
+ * as either.
  *
- * @example filterListBody('{"jsonrpc":"2.0","id":1,"result":{"tools":[...]}}', 'application/json', 1, 'tools', keep)
+ * @example filterListBody(body, 'application/json', new Map([[1, { key: 'tools', filter: keep }]]))
  */
-export function filterListBody(body: string, contentType: string, id: unknown, key: string, filter: ItemFilter): string | undefined {
+export function filterListBody(body: string, contentType: string, wanted: ListRequests): string | undefined {
   try {
     if (!contentType.includes('text/event-stream')) {
       const json: unknown = JSON.parse(body);
-      return JSON.stringify(
-        Array.isArray(json) ? json.map((message) => rewriteMessage(message, id, key, filter)) : rewriteMessage(json, id, key, filter),
-      );
+      return JSON.stringify(Array.isArray(json) ? json.map((message) => rewriteMessage(message, wanted)) : rewriteMessage(json, wanted));
     }
     const events = body.split(/\r?\n\r?\n/);
     return events
@@ -43,7 +46,7 @@ export function filterListBody(body: string, contentType: string, id: unknown, k
         const lines = event.split(/\r?\n/);
         const data = lines.filter((line) => line.startsWith('data:')).map((line) => line.slice(line.startsWith('data: ') ? 6 : 5));
         if (data.length === 0) return event;
-        const message = rewriteMessage(JSON.parse(data.join('\n')), id, key, filter);
+        const message = rewriteMessage(JSON.parse(data.join('\n')), wanted);
         return [...lines.filter((line) => !line.startsWith('data:')), `data: ${JSON.stringify(message)}`].join('\n');
       })
       .join('\n\n');

@@ -242,27 +242,39 @@ describe('the lock file', () => {
 describe('list answers filtered in library mode', () => {
   const keep = (items: readonly unknown[]) => items.filter((item) => (item as { name: string }).name !== 'bad');
   const result = { tools: [{ name: 'good' }, { name: 'bad' }] };
+  const wanted = (id: unknown) => new Map([[id, { key: 'tools', filter: keep }]]);
 
   it('filters the answer to the request in a JSON body, one message or a batch', () => {
-    expect(JSON.parse(filterListBody(JSON.stringify({ jsonrpc: '2.0', id: 7, result }), 'application/json', 7, 'tools', keep)!)).toEqual({
+    expect(JSON.parse(filterListBody(JSON.stringify({ jsonrpc: '2.0', id: 7, result }), 'application/json', wanted(7))!)).toEqual({
       jsonrpc: '2.0',
       id: 7,
       result: { tools: [{ name: 'good' }] },
     });
-    const batch = JSON.parse(filterListBody(JSON.stringify([{ jsonrpc: '2.0', id: 7, result }]), 'application/json', 7, 'tools', keep)!);
+    const batch = JSON.parse(
+      filterListBody(
+        JSON.stringify([
+          { jsonrpc: '2.0', id: 7, result },
+          { jsonrpc: '2.0', id: 8, result },
+        ]),
+        'application/json',
+        wanted(7),
+      )!,
+    );
     expect(batch[0].result.tools).toEqual([{ name: 'good' }]);
+    // Only the answers to the list requests named are touched.
+    expect(batch[1].result.tools).toHaveLength(2);
   });
 
   it('filters the answer in an SSE stream and keeps the other events as they are', () => {
     const stream = `event: message\nid: 1\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{}}\n\nevent: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: 'x', result })}\n\n`;
-    const out = filterListBody(stream, 'text/event-stream', 'x', 'tools', keep)!;
+    const out = filterListBody(stream, 'text/event-stream', wanted('x'))!;
     expect(out).toContain('id: 1\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{}}');
     expect(out).toContain('"tools":[{"name":"good"}]');
     expect(out).not.toContain('"bad"');
   });
 
   it('cannot read what is neither, and says so (the caller refuses it)', () => {
-    expect(filterListBody('{"jsonrpc": ', 'application/json', 1, 'tools', keep)).toBeUndefined();
-    expect(filterListBody('data: {oops\n\n', 'text/event-stream', 1, 'tools', keep)).toBeUndefined();
+    expect(filterListBody('{"jsonrpc": ', 'application/json', wanted(1))).toBeUndefined();
+    expect(filterListBody('data: {oops\n\n', 'text/event-stream', wanted(1))).toBeUndefined();
   });
 });
