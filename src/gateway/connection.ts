@@ -271,7 +271,7 @@ export async function connectUpstream(options: ConnectUpstreamOptions): Promise<
       const meta = { ...(params._meta as object | undefined), ...forward.meta, ...(progressToken ? { progressToken } : {}) };
       const withMeta = Object.keys(meta).length ? { ...params, _meta: meta } : params;
       const scope: CallScope | undefined = forward.scope;
-      const opened = new Set<AbortController>();
+      const opened = new Set<() => void>();
       inflight += 1;
       if (scope) calls.add(scope);
       try {
@@ -282,7 +282,7 @@ export async function connectUpstream(options: ConnectUpstreamOptions): Promise<
         const result = (await callRequests.run(opened, () => (scope ? context.run(scope, run) : run()))) as unknown;
         return result as Record<string, unknown>;
       } finally {
-        for (const controller of opened) controller.abort();
+        for (const close of opened) close();
         inflight -= 1;
         if (scope) calls.delete(scope);
         if (progressToken) progress.delete(progressToken);

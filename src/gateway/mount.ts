@@ -296,7 +296,7 @@ export function createUpstreamMount(options: UpstreamMountOptions): UpstreamMoun
       }
       await pinChecked;
       // A per-principal child started only to learn the upstream is not kept: it belongs to no one.
-      if (key === 'probe') await pool.drop(key);
+      if (spec.share !== 'shared') await pool.drop(key);
     },
     async close() {
       held.close();

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ClientCredentialsProvider, StreamableHTTPClientTransport, type FetchLike, type Transport } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { DEFAULT_INHERITED_ENV_VARS, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { Logger } from '../logging/logger.js';
 import { redact } from '../logging/redact.js';
 import { resolveSecret, type HttpUpstreamSpec, type StdioUpstreamSpec, type TextReader } from './file.js';
@@ -86,7 +86,7 @@ export function resolveHttpSecrets(
  * a cancellation (the protocol only sends `notifications/cancelled`), and an
  * upstream that keeps it open would keep a socket of the gateway's forever.
  */
-export const callRequests = new AsyncLocalStorage<Set<AbortController>>();
+export const callRequests = new AsyncLocalStorage<Set<() => void>>();
 
 /**
  * The fetch an HTTP upstream's transport uses: the configured credential
@@ -104,13 +104,24 @@ export function createUpstreamFetch(url: URL, headers: Record<string, string>, m
     const owned = callRequests.getStore();
     let signal = init?.signal ?? undefined;
     if (owned) {
+      // Not AbortSignal.any: the transport's own signal lives as long as the connection, and
+      // each composite would leave a listener on it until collected.
       const controller = new AbortController();
-      owned.add(controller);
-      signal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+      const parent = signal;
+      const follow = () => controller.abort(parent?.reason);
+      parent?.addEventListener('abort', follow, { once: true });
+      owned.add(() => {
+        parent?.removeEventListener('abort', follow);
+        controller.abort();
+      });
+      signal = controller.signal;
     }
     const response = await fetch(requestUrl, { ...init, headers: merged, redirect: 'error', ...(signal ? { signal } : {}) });
     if (!response.body) return response;
     const sse = (response.headers.get('content-type') ?? '').includes('text/event-stream');
+    // A body whose declared length fits needs no counting (undici stops at the declared length).
+    const declared = Number(response.headers.get('content-length') ?? NaN);
+    if (!sse && Number.isInteger(declared) && declared <= maxBytes) return response;
     return new Response(limitBody(response.body, maxBytes, sse), {
       status: response.status,
       statusText: response.statusText,
@@ -197,10 +208,13 @@ export function createStdioTransport(
   env: Record<string, string>,
   logger: Logger | undefined,
 ): StdioClientTransport & { stderrTail(): string } {
+  // The SDK adds a few variables of the gateway's own environment (SHELL, TERM, USER, ...) to any
+  // env it is given; undefined values are not passed to the child, so it gets exactly `env`.
+  const exact: Record<string, string | undefined> = Object.fromEntries(DEFAULT_INHERITED_ENV_VARS.map((name) => [name, undefined]));
   const transport = new StdioClientTransport({
     command: spec.command,
     args: spec.args,
-    env,
+    env: { ...exact, ...env } as Record<string, string>,
     ...(spec.cwd ? { cwd: spec.cwd } : {}),
     stderr: 'pipe',
     maxBufferSize: spec.maxResponseBytes,

@@ -33,6 +33,8 @@ const { values: options } = parseArgs({
     scenario: { type: 'string' },
     upstream: { type: 'string', multiple: true },
     'quiet-failures': { type: 'boolean' },
+    // Another conformance server (no credential) as the conformance upstreams, instead of mcp-guard's own.
+    external: { type: 'string' },
   },
 });
 const VERSIONS = options['spec-version'] ?? ['2026-07-28', '2025-11-25'];
@@ -193,28 +195,31 @@ const badChecks = (rows) =>
 const problems = [];
 const summary = [];
 const started = Date.now();
-const upstreamServer = await startServer(
-  loadConfig({
-    MCP_HOST: '127.0.0.1',
-    MCP_PORT: '0',
-    MCP_AUTH_TOKEN: UPSTREAM_TOKEN,
-    MCP_TOOLSET: 'conformance',
-    MCP_AUDIT_ENABLED: 'false',
-    MCP_SHUTDOWN_TIMEOUT: '2s',
-    ...LIMITS,
-  }),
-  createSilentLogger(),
-);
-const upstreamUrl = `${upstreamServer.url}/mcp`;
+const upstreamServer = options.external
+  ? { url: options.external.replace(/\/mcp$/, ''), stop: async () => undefined }
+  : await startServer(
+      loadConfig({
+        MCP_HOST: '127.0.0.1',
+        MCP_PORT: '0',
+        MCP_AUTH_TOKEN: UPSTREAM_TOKEN,
+        MCP_TOOLSET: 'conformance',
+        MCP_AUDIT_ENABLED: 'false',
+        MCP_SHUTDOWN_TIMEOUT: '2s',
+        ...LIMITS,
+      }),
+      createSilentLogger(),
+    );
+const upstreamUrl = options.external ?? `${upstreamServer.url}/mcp`;
+const upstreamAuth = options.external ? { type: 'none' } : { type: 'bearer', token: { env: 'UPSTREAM_TOKEN' } };
 const file = {
-  conformance: { url: upstreamUrl, auth: { type: 'bearer', token: { env: 'UPSTREAM_TOKEN' } }, policy: OPEN },
+  conformance: { url: upstreamUrl, auth: upstreamAuth, policy: OPEN },
   'conformance-2026': {
     url: upstreamUrl,
     protocol: '2026-07-28',
     auth: { type: 'bearer', token: { env: 'UPSTREAM_TOKEN' } },
     policy: OPEN,
   },
-  'conformance-2025': { url: upstreamUrl, protocol: '2025', auth: { type: 'bearer', token: { env: 'UPSTREAM_TOKEN' } }, policy: OPEN },
+  'conformance-2025': { url: upstreamUrl, protocol: '2025', auth: upstreamAuth, policy: OPEN },
   everything: { command: process.execPath, args: [EVERYTHING, 'stdio'], share: 'shared', policy: OPEN },
 };
 const gateway = await startGateway(

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { quickStartFile } from '../../src/cli/commands/gateway.js';
+import { readDevTokenFile } from '../../src/dev/token-file.js';
 import { GatewayFileError } from '../../src/gateway/file.js';
 import { connectClient, connectModernClient, tempDir, TEST_TOKEN } from '../helpers/server.js';
 import { EVERYTHING } from './helpers.js';
@@ -50,6 +51,33 @@ describe('mcp-guard gateway', () => {
     } finally {
       cli.child.kill('SIGKILL');
       audit.remove();
+    }
+  }, 30_000);
+
+  it('runs in development mode without a credential: loopback only, a development token in its private file, gone when it stops', async () => {
+    const dir = tempDir();
+    const tokenFile = join(dir.dir, 'dev', 'dev-token.json');
+    const cli = startCli(['--', process.execPath, EVERYTHING, 'stdio'], {
+      MCP_AUDIT_DIR: join(dir.dir, 'audit'),
+      MCP_DEV_TOKEN_FILE: tokenFile,
+    });
+    try {
+      const urls = await cli.listening;
+      const deadline = Date.now() + 10_000;
+      while (!cli.lines.some((line) => line.includes('dies when this gateway stops')) && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(cli.lines).toContain(`  endpoint  ${urls.upstream}`);
+      const { token } = readDevTokenFile(tokenFile);
+      expect(cli.lines.join('\n')).not.toContain(token);
+      const client = await connectModernClient(urls.upstream!, { Authorization: `Bearer ${token}` });
+      expect((await client.client.listTools()).tools.length).toBeGreaterThan(0);
+      await client.close();
+      cli.child.kill('SIGTERM');
+      expect(await cli.exited).toBe(0);
+      expect(existsSync(tokenFile)).toBe(false);
+    } finally {
+      cli.child.kill('SIGKILL');
+      dir.remove();
     }
   }, 30_000);
 

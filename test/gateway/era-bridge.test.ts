@@ -6,10 +6,11 @@ import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextp
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { freePort } from '../docs/examples.js';
-import { TEST_TOKEN, type TestServer } from '../helpers/server.js';
+import { modernRequest, readRpc, TEST_TOKEN, type TestServer } from '../helpers/server.js';
 import { EVERYTHING, startModernUpstream, startTestGateway, UPSTREAM_TOKEN, type TestGateway } from './helpers.js';
 
 const AUTH = { Authorization: `Bearer ${TEST_TOKEN}` };
+const OTHER_KEY = 'other-key-0123456789abcdef0123456789abcdef0';
 const OPEN = { default: { tools: 'tools:call', prompts: 'prompts:get', resources: 'resources:read' } };
 
 /** A 2026-07-28 client that answers sampling and elicitation itself. */
@@ -75,7 +76,7 @@ describe('era bridging', () => {
         stdio2025: { command: process.execPath, args: [EVERYTHING, 'stdio'], policy: OPEN },
         http2025: { url: `http://127.0.0.1:${port}/mcp`, policy: OPEN },
       },
-      {},
+      { MCP_API_KEYS: `other:operator:${OTHER_KEY}` },
       { UPSTREAM_TOKEN },
     );
   }, 60_000);
@@ -161,6 +162,41 @@ describe('era bridging', () => {
     } finally {
       await client.close();
     }
+  });
+
+  it('never lets another principal answer, or continue, a call held for a principal’s input round', async () => {
+    type Answer = {
+      result?: { resultType?: string; requestState?: string; inputRequests?: Record<string, unknown>; content?: unknown };
+      error?: { code: number };
+    };
+    const call = async (headers: Record<string, string>, extra: Record<string, unknown> = {}) => {
+      const request = modernRequest(
+        'tools/call',
+        {
+          name: 'trigger-sampling-request',
+          arguments: { prompt: 'p', maxTokens: 5 },
+          _meta: { 'io.modelcontextprotocol/clientCapabilities': { sampling: {} } },
+          ...extra,
+        },
+        { headers },
+      );
+      const response = await fetch(gateway.mcpUrl('http2025'), { method: 'POST', headers: request.headers, body: request.body });
+      return (await readRpc<Answer>(response))[0]!;
+    };
+    const first = await call(AUTH);
+    expect(first.result?.resultType).toBe('input_required');
+    const [key] = Object.keys(first.result!.inputRequests!);
+    const answer = {
+      inputResponses: { [key!]: { model: 'm', role: 'assistant', content: { type: 'text', text: 'stolen' } } },
+      requestState: first.result!.requestState,
+    };
+    const other = await call({ 'X-API-Key': OTHER_KEY }, answer);
+    expect(other.error?.code).toBe(-32602);
+    const owner = await call(AUTH, {
+      ...answer,
+      inputResponses: { [key!]: { model: 'm', role: 'assistant', content: { type: 'text', text: 'mine' } } },
+    });
+    expect(JSON.stringify(owner.result?.content)).toContain('mine');
   });
 
   it('answers a 2026-07-28 client that lacks the capability a 2025 upstream’s request needs with -32021, and cancels the call', async () => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processTree } from '../../src/gateway/process-tree.js';
 import { connectModernClient, MCP_POST_HEADERS, modernMeta, readRpc, tempDir, TEST_TOKEN } from '../helpers/server.js';
-import { MEMORY, startTestGateway, type TestGateway } from './helpers.js';
+import { EVERYTHING, MEMORY, startTestGateway, type TestGateway } from './helpers.js';
 
 const ALICE = 'alice-key-0123456789abcdef0123456789abcdef012';
 const BOB = 'bob-key-0123456789abcdef0123456789abcdef01234';
@@ -172,4 +172,35 @@ describe('stdio children are bounded', () => {
       dir.remove();
     }
   }, 60_000);
+});
+
+describe('a stdio child’s environment', () => {
+  it('holds only the inherited variables and those the file gives it: none of the gateway’s own secrets', async () => {
+    const gateway = await startTestGateway(
+      {
+        env: {
+          command: process.execPath,
+          args: [EVERYTHING, 'stdio'],
+          env: { GREETING: 'hello', API_KEY: { env: 'CHILD_API_KEY' } },
+          policy: { tools: { 'get-env': 'tools:call' } },
+        },
+      },
+      {},
+      { MCP_AUTH_TOKEN: TEST_TOKEN, REDIS_URL: 'redis://secret@127.0.0.1', CHILD_API_KEY: 'child-api-key-0123456789abcdef' },
+    );
+    try {
+      const client = await connectModernClient(gateway.mcpUrl('env'));
+      const text = JSON.stringify(await client.client.callTool({ name: 'get-env', arguments: {} }));
+      await client.close();
+      const names = Object.keys(JSON.parse(JSON.parse(text).content[0].text as string) as Record<string, string>).sort();
+      expect(names).toEqual(['API_KEY', 'GREETING', 'HOME', 'PATH']);
+      expect(text).not.toContain(TEST_TOKEN);
+      expect(text).not.toContain('redis://');
+      // The child has its secret; what it echoes back is scrubbed before any client sees it.
+      expect(text).not.toContain('child-api-key-0123456789abcdef');
+      expect(text).toContain('[redacted]');
+    } finally {
+      await gateway.stop();
+    }
+  }, 30_000);
 });
