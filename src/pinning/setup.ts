@@ -25,6 +25,8 @@ export interface GatewayPinning {
   guardOf(upstream: string): PinGuard | undefined;
   /** Each pinned upstream's state, for the start-up posture. */
   posture(): PinPosture[];
+  /** The upstreams whose mode is `off`. */
+  unpinned(): string[];
   /** Reads the lock again now (SIGHUP). */
   reload(): void;
   close(): void;
@@ -33,7 +35,8 @@ export interface GatewayPinning {
 /**
  * The mode of an upstream: what its `pinning.mode` says, else `enforce` in
  * production and `warn` in development mode; `off` when the gateway has no
- * lock path (a gateway file built in code rather than loaded from a file).
+ * lock path (a gateway file built in code rather than loaded from a file, a
+ * quick start without `--lock`).
  */
 export function pinModeOf(spec: UpstreamSpec, file: GatewayFile, devMode: boolean): PinMode {
   if (spec.pinning.mode) return spec.pinning.mode;
@@ -87,6 +90,7 @@ export function createGatewayPinning(options: GatewayPinningOptions): GatewayPin
   return {
     guardOf: (upstream) => guards.get(upstream),
     posture: () => [...guards.values()].map((guard) => guard.posture()),
+    unpinned: () => file.upstreams.filter((spec) => !guards.has(spec.name)).map((spec) => spec.name),
     reload: () => void lock?.reload(),
     close() {
       for (const guard of guards.values()) guard.close();

@@ -10,15 +10,18 @@ const fileWith = (pinning?: Record<string, unknown>) =>
   JSON.stringify({ upstreams: { files: { command: 'node', args: ['server.js'], ...(pinning ? { pinning } : {}) } } });
 
 describe('pinning defaults', () => {
-  it('defaults to enforce in production, warn in development mode and for the quick start', () => {
+  it('defaults to enforce in production and warn in development mode; the quick start pins only with --lock, in warn', () => {
     const loaded = loadGatewayFile('/etc/mcp/gateway.json', () => fileWith());
     expect(loaded.lockPath).toBe('/etc/mcp/tools.lock.json');
     const spec = loaded.upstreams[0]!;
     expect(pinModeOf(spec, loaded, false)).toBe('enforce');
     expect(pinModeOf(spec, loaded, true)).toBe('warn');
     const quick = quickStartFile(['--upstream', 'http://127.0.0.1:9/mcp'], {});
-    expect(quick.lockPath).toBe(resolve('tools.lock.json'));
-    expect(pinModeOf(quick.upstreams[0]!, quick, false)).toBe('warn');
+    expect(quick.lockPath).toBeUndefined();
+    expect(pinModeOf(quick.upstreams[0]!, quick, false)).toBe('off');
+    const locked = quickStartFile(['--upstream', 'http://127.0.0.1:9/mcp', '--lock', 'my.lock.json'], {});
+    expect(locked.lockPath).toBe(resolve('my.lock.json'));
+    expect(pinModeOf(locked.upstreams[0]!, locked, false)).toBe('warn');
   });
 
   it('follows the file: an explicit mode wins, the lock may live elsewhere relative to the file', () => {
@@ -52,7 +55,7 @@ describe('the pinning posture at start-up', () => {
     blocked: 0,
   };
 
-  it('logs each upstream’s mode, lock and state, and says loudly what is blocked, unpinned or unusable', () => {
+  it('logs each upstream’s mode, lock and state, and says loudly what is blocked, unpinned, unusable or not pinned at all', () => {
     const { logger, lines } = captureLogger();
     announcePinning(
       [
@@ -61,6 +64,7 @@ describe('the pinning posture at start-up', () => {
         { ...posture, upstream: 'mail', state: 'not pinned' },
         { ...posture, upstream: 'wiki', state: 'lock unusable' },
       ],
+      ['quick'],
       logger,
     );
     expect(lines).toContainEqual(
@@ -79,8 +83,9 @@ describe('the pinning posture at start-up', () => {
         ['warn', 'MCPG_PIN_BLOCKED'],
         ['warn', 'MCPG_PIN_NOT_PINNED'],
         ['error', 'MCPG_PIN_LOCK_UNUSABLE'],
+        ['warn', 'MCPG_PIN_OFF'],
       ]),
     );
-    expect(lines.filter((line) => line.code !== undefined)).toHaveLength(3);
+    expect(lines.filter((line) => line.code !== undefined)).toHaveLength(4);
   });
 });

@@ -6,7 +6,6 @@ import { describePosture } from '../../config/posture.js';
 import { removeDevTokenFile, writeDevTokenFile } from '../../dev/token-file.js';
 import { GatewayFileError, loadGatewayFile, parseUpstream, type GatewayFile } from '../../gateway/file.js';
 import type { PinPosture } from '../../pinning/guard.js';
-import { LOCK_FILE_NAME } from '../../pinning/lock.js';
 import { startGateway, type RunningGateway } from '../../gateway/start.js';
 import { createLogger, type Logger } from '../../logging/logger.js';
 import { describeError } from '../../logging/redact.js';
@@ -34,11 +33,13 @@ Options:
   --bearer-env <name>      an environment variable holding it
   --protocol <p>           auto (default), 2025 or 2026-07-28
   --share <mode>           stdio: principal (default), tenant or shared
+  --lock <path>            report tool definitions that drift from this lock (warn
+                           mode, pinned on first use; docs/pinning.md); default: none
 `;
 
 /** The quick start's policy: every name of the upstream needs the usual MCP permission. */
 const QUICK_POLICY = { default: { tools: 'tools:call', prompts: 'prompts:get', resources: 'resources:read' } };
-/** The quick start reports drift from the lock in the working directory, and blocks nothing (docs/pinning.md). */
+/** With --lock, the quick start reports drift from that lock and blocks nothing (docs/pinning.md); without, it pins nothing. */
 const QUICK_PINNING = { mode: 'warn' };
 
 /** The gateway file the quick-start flags describe; throws GatewayFileError (or a usage error). */
@@ -57,11 +58,12 @@ export function quickStartFile(args: string[], env: Readonly<Record<string, stri
       'bearer-env': { type: 'string' },
       protocol: { type: 'string' },
       share: { type: 'string' },
+      lock: { type: 'string' },
     },
   });
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]!.slice(0, 64)}"`);
   const hasUpstream = values.upstream !== undefined;
-  if (env.MCP_GATEWAY_FILE && (hasUpstream || command.length))
+  if (env.MCP_GATEWAY_FILE && (hasUpstream || command.length || values.lock))
     throw new UsageError('MCP_GATEWAY_FILE is set: give the upstreams there, not on the command line');
   if (env.MCP_GATEWAY_FILE) return loadGatewayFile(env.MCP_GATEWAY_FILE);
   if (hasUpstream === command.length > 0) throw new UsageError('give either --upstream <url> or -- <command> [args...]');
@@ -74,11 +76,11 @@ export function quickStartFile(args: string[], env: Readonly<Record<string, stri
   if (values.share && hasUpstream) throw new UsageError('--share applies to a stdio upstream only');
   if (values.protocol) entry.protocol = values.protocol;
   entry.policy = QUICK_POLICY;
-  entry.pinning = QUICK_PINNING;
+  if (values.lock) entry.pinning = QUICK_PINNING;
   const problems: string[] = [];
   const spec = parseUpstream(values.name ?? 'upstream', entry, problems);
   if (!spec) throw new GatewayFileError(problems.map((problem) => problem.replace(/^upstreams\.[^.:]+\.?/, '').replace(/^: /, '')));
-  return { upstreams: [spec], lockPath: resolve(LOCK_FILE_NAME) };
+  return { upstreams: [spec], ...(values.lock ? { lockPath: resolve(values.lock) } : {}) };
 }
 
 class UsageError extends Error {}
@@ -108,7 +110,12 @@ function announceDevelopmentMode(config: GuardConfig, running: RunningGateway, i
 }
 
 /** The pinning part of the posture (docs/pinning.md): each upstream's mode and lock state, loud when something is off. */
-export function announcePinning(postures: readonly PinPosture[], logger: Logger): void {
+export function announcePinning(postures: readonly PinPosture[], unpinned: readonly string[], logger: Logger): void {
+  for (const upstream of unpinned) {
+    logger.warn(`Upstream ${upstream}: tool definitions are not pinned; a changed or added tool is served as it is.`, {
+      code: 'MCPG_PIN_OFF',
+    });
+  }
   for (const pin of postures) {
     const { upstream, mode, state, counts, blocked } = pin;
     logger.info('tool pinning', { upstream, mode, lock: pin.lock, state, ...counts, blocked });
@@ -208,7 +215,7 @@ export const gatewayCommand: CliCommand = {
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
     });
-    announcePinning(running.gateway.pinning.posture(), logger);
+    announcePinning(running.gateway.pinning.posture(), running.gateway.pinning.unpinned(), logger);
     logger.info('mcp-guard gateway listening', { url: running.url, mcp: running.mcpUrls });
     dev.tokenFile = announceDevelopmentMode(config, running, io, logger);
     const code = await stopped;
