@@ -362,11 +362,14 @@ export function createGatewayServerFactory(options: GatewayServerOptions): Serve
     const refuseBlocked = async (kind: DefinitionKind, name: string, items: readonly unknown[], ctx: ServerContext): Promise<void> => {
       const verdict = pin?.blocking(kind, name, items);
       if (!verdict) return;
-      await pin!.recordRefusal(verdict, {
-        principal,
-        requestId: ctx.http?.req?.headers.get('x-request-id') ?? undefined,
-        sessionId: ctx.sessionId,
-      });
+      // The refusal stands whether or not the trail took it (an audit failure is the writer's to report).
+      await pin!
+        .recordRefusal(verdict, {
+          principal,
+          requestId: ctx.http?.req?.headers.get('x-request-id') ?? undefined,
+          sessionId: ctx.sessionId,
+        })
+        .catch(() => undefined);
       throw new ProtocolError(TOOL_BLOCKED_RPC, blockedMessage(verdict), { code: 'tool_blocked', upstream, status: verdict.status });
     };
 

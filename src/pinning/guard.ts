@@ -6,7 +6,7 @@ import type { PinningMetrics } from '../metrics/pinning.js';
 import { DEFINITION_KINDS, LIST_OF, type Definition, type DefinitionKind, type DefinitionSet } from './canonical.js';
 import { evaluate, judge, sectionOf, type Evaluation, type PinMode, type PinStatus, type Verdict } from './evaluate.js';
 import type { LockWatcher } from './lock-watcher.js';
-import { DEFAULT_SCREENING, describeFinding, type ScreeningLimits } from './screen.js';
+import { DEFAULT_SCREENING, describeFinding, reveal, type ScreeningLimits } from './screen.js';
 
 /** Options of {@link createPinGuard}. */
 export interface PinGuardOptions {
@@ -132,7 +132,7 @@ export function createPinGuard(options: PinGuardOptions): PinGuard {
         if (before !== undefined && before !== 'allowed') {
           await record({
             type: 'tool.approved',
-            action: `lock ${verdict.kind} ${verdict.name.slice(0, 200)}`,
+            action: `lock ${verdict.kind} ${reveal(verdict.name.slice(0, 200))}`,
             actor: { principalId: (verdict.locked?.approved?.by ?? 'tools pin').slice(0, 256) },
             outcome: { status: 'success' },
             details: { upstream, kind: verdict.kind, name: verdict.name.slice(0, 512), sha256: verdict.sha256 ?? null, seenBy: 'gateway' },
@@ -145,7 +145,7 @@ export function createPinGuard(options: PinGuardOptions): PinGuard {
       if (reported.size >= MAX_REPORTED) reported.clear();
       reported.add(key);
       logger?.warn(
-        `tool pinning: ${verdict.kind} ${verdict.name.slice(0, 128)} of upstream ${upstream} is ${verdict.status}${verdict.blocked ? ' and blocked' : ''}`,
+        `tool pinning: ${verdict.kind} ${reveal(verdict.name.slice(0, 128))} of upstream ${upstream} is ${verdict.status}${verdict.blocked ? ' and blocked' : ''}`,
         {
           upstream,
           mode,
@@ -154,7 +154,7 @@ export function createPinGuard(options: PinGuardOptions): PinGuard {
       );
       await record({
         type: 'tool.drift',
-        action: `${verdict.kind} ${verdict.name.slice(0, 200)} ${verdict.status}`,
+        action: `${verdict.kind} ${reveal(verdict.name.slice(0, 200))} ${verdict.status}`,
         outcome: { status: verdict.blocked ? 'denied' : 'failure', code: verdict.status },
         context: { mcpMethod: METHOD[verdict.kind], mcpName: verdict.name.slice(0, 256) },
         details: {
@@ -233,7 +233,7 @@ export function createPinGuard(options: PinGuardOptions): PinGuard {
       const principal = context.principal;
       await audit.record({
         type: 'tool.blocked',
-        action: `${METHOD[verdict.kind]} ${verdict.name.slice(0, 200)}`,
+        action: `${METHOD[verdict.kind]} ${reveal(verdict.name.slice(0, 200))}`,
         actor: principal ? { principalId: principal.id, role: principal.role, authMethod: principal.authMethod } : {},
         outcome: { status: 'denied', code: verdict.status },
         context: {
