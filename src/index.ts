@@ -116,3 +116,10 @@ export type { RunningGateway } from './gateway/start.js';
 export { loadGatewayFile, parseGatewayFile, GatewayFileError } from './gateway/file.js';
 export type { GatewayFile, UpstreamSpec, HttpUpstreamSpec, StdioUpstreamSpec, SecretRef } from './gateway/file.js';
 export { GatewayRpcCode } from './gateway/errors.js';
+
+// Tool-definition pinning in library mode (docs/pinning.md): the stack's `pinning` option.
+export { TOOL_BLOCKED_RPC } from './errors/codes.js';
+export { readServerDefinitions } from './pinning/server-definitions.js';
+export type { PinningOptions, LocalPinning } from './pinning/library.js';
+export type { Definition, DefinitionKind, DefinitionSet } from './pinning/canonical.js';
+export type { PinMode } from './pinning/evaluate.js';

@@ -26,6 +26,7 @@ import type { StateStore } from './stores/types.js';
 import { createRequestId } from './middleware/request-id.js';
 import { requirePermission } from './middleware/require-permission.js';
 import { createSecurityHeaders } from './middleware/security-headers.js';
+import { createLocalPinning, type LocalPinning, type PinningOptions } from './pinning/library.js';
 
 /** Options of {@link createSecurityStack}. Each group configures one middleware. */
 export interface SecurityStackOptions {
@@ -78,6 +79,11 @@ export interface SecurityStackOptions {
   logger?: Logger;
   /** Builds `WWW-Authenticate` for 401 and 403. Default: a bare RFC 6750 challenge. */
   challenge?: ChallengeBuilder;
+  /**
+   * Tool-definition pinning of your server's tools, prompts and resource
+   * templates against a lock file (docs/pinning.md). Default: off.
+   */
+  pinning?: PinningOptions;
   /**
    * Check the options once for valid but dangerous settings (wildcard CORS, no Host allowlist, no
    * audit trail, and at the first request Express's `trust proxy` set to `true`) and report each
@@ -138,6 +144,8 @@ export type SecurityStack = Router & {
   requirePermission: typeof requirePermission;
   metrics: GuardMetrics;
   audit: AuditLogger;
+  /** Tool-definition pinning, when the `pinning` option is set: `refresh()` after your tools change, `close()` on shutdown. */
+  pinning: LocalPinning | undefined;
 };
 
 /**
@@ -249,6 +257,8 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
   const rpcErrorHandler = createErrorHandler({ format: 'json-rpc', ...handlerOptions });
   const jsonErrorHandler = createErrorHandler({ format: 'json', ...handlerOptions });
 
+  const pinning = options.pinning ? createLocalPinning(options.pinning, { audit, metrics, logger }) : undefined;
+
   // The whole chain in request order, composed into one handler: the router's per-layer work would
   // cost more than most layers do (see docs/benchmarks.md).
   const guard = composeMiddleware(
@@ -266,6 +276,8 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
       // The final word, on the verified body; tool calls not counted above are counted here.
       authorize,
       ...toolRateLimit,
+      // Blocked definitions: refused, and left out of the list answers of the server behind.
+      ...(pinning ? [pinning.gate] : []),
     ],
     rpcErrorHandler,
   );
@@ -290,5 +302,6 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
     requirePermission,
     metrics,
     audit,
+    pinning,
   });
 }

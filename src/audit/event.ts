@@ -26,6 +26,9 @@ export const AUDIT_EVENT_TYPES = [
   'audit.summary',
   'audit.budget_reached',
   'audit.resumed',
+  'tool.drift',
+  'tool.approved',
+  'tool.blocked',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -7,9 +7,10 @@ import { gatewayCommand } from './commands/gateway.js';
 import { keysCommand } from './commands/keys.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenCommand } from './commands/token.js';
+import { toolsCommand } from './commands/tools.js';
 
 /** Every command, in help order. Add new commands here. */
-const COMMANDS: CliCommand[] = [serveCommand, gatewayCommand, keysCommand, tokenCommand, auditCommand, devCommand];
+const COMMANDS: CliCommand[] = [serveCommand, gatewayCommand, toolsCommand, keysCommand, tokenCommand, auditCommand, devCommand];
 
 function usage(): string {
   const lines = COMMANDS.map((command) => `  ${command.name.padEnd(16)} ${command.summary}`);

@@ -45,6 +45,11 @@ export const ErrorCode = {
   TooManySessions: 'too_many_sessions',
   /** The principal holds as many long-lived streams as it may. 429. */
   TooManyStreams: 'too_many_streams',
+  /**
+   * The tool or prompt named is blocked by tool-definition pinning: its definition differs from the
+   * tool lock, is not in it, or hides text nobody approved (docs/pinning.md). 403, -32019.
+   */
+  ToolBlocked: 'tool_blocked',
   /** The server cannot record the request in the audit log, or is shutting down. 503. */
   Unavailable: 'unavailable',
   /** Anything unexpected. 500; the body never carries details. */
@@ -52,6 +57,13 @@ export const ErrorCode = {
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * The JSON-RPC error number of a blocked tool or prompt (tool-definition pinning), in the
+ * implementation-defined server range (-32000 to -32019) at its top, away from the gateway's
+ * -32010 to -32014. The gateway answers it inside MCP (HTTP 200), library mode with 403.
+ */
+export const TOOL_BLOCKED_RPC = -32019;
 
 interface CodeInfo {
   status: number;
@@ -85,6 +97,7 @@ const CODE_INFO: Record<ErrorCode, CodeInfo> = {
   missing_client_capability: { status: 400, rpc: -32021 },
   too_many_sessions: { status: 429, rpc: -32029 },
   too_many_streams: { status: 429, rpc: -32029 },
+  tool_blocked: { status: 403, rpc: TOOL_BLOCKED_RPC },
   unavailable: { status: 503, rpc: -32000 },
   internal_error: { status: 500, rpc: -32603 },
 };

@@ -22,12 +22,15 @@ import type { GatewayFile, TextReader } from './file.js';
 import { createGatewayMetrics } from './metrics.js';
 import { auditForUpstream, createUpstreamMount, type UpstreamMount } from './mount.js';
 import { prefixedStore } from './prefixed-store.js';
+import { createGatewayPinning, type GatewayPinning } from '../pinning/setup.js';
 
 /** What {@link createGatewayApp} uses that a caller may provide. */
 export interface GatewayDependencies extends AppDependencies {
   /** The environment secret references of the gateway file are read from. Default: none. */
   env?: Readonly<Record<string, string | undefined>>;
   readFile?: TextReader;
+  /** How often each replica checks the tool lock for a change (docs/pinning.md). Default 2000 ms. */
+  lockPollMs?: number;
 }
 
 /** One mounted upstream: its route's stack and endpoint. */
@@ -46,6 +49,8 @@ export interface GatewayApp {
   metrics: GuardMetrics;
   audit: AuditLogger;
   store: StateStore;
+  /** Tool-definition pinning of the upstreams (docs/pinning.md). */
+  pinning: GatewayPinning;
   /** Development mode's held session token (see `GuardApp.devToken`). A secret: never log it. */
   devToken: string | undefined;
   markReady(): void;
@@ -78,7 +83,16 @@ export async function createGatewayApp(config: GuardConfig, file: GatewayFile, d
   const trail = openAudit(config, metrics, logger, deps.audit);
   const { audit } = trail;
   let mounts: UpstreamMount[];
+  let pinning: GatewayPinning | undefined;
   try {
+    pinning = createGatewayPinning({
+      file,
+      devMode: config.devMode,
+      audit,
+      registry: metrics.registry,
+      logger,
+      ...(deps.lockPollMs !== undefined ? { pollMs: deps.lockPollMs } : {}),
+    });
     // Upstream secrets are resolved here: a missing one is a start-up error naming its reference.
     mounts = file.upstreams.map((spec) =>
       createUpstreamMount({
@@ -87,15 +101,18 @@ export async function createGatewayApp(config: GuardConfig, file: GatewayFile, d
         ...(deps.readFile ? { readFile: deps.readFile } : {}),
         metrics: gatewayMetrics,
         hooks: toolCallHooks(auditForUpstream(audit, spec.name), metrics),
+        pin: pinning!.guardOf(spec.name),
         logger,
         ...(config.mcp.requestStateKey ? { requestStateKey: config.mcp.requestStateKey } : {}),
         requestStateTtlSeconds: Math.round(config.mcp.requestStateTtlMs / 1000),
       }),
     );
   } catch (error) {
+    pinning?.close();
     await trail.close();
     throw error;
   }
+  const pins = pinning;
   const stores = await openStores(config, metrics, logger, deps.store).catch(async (error: unknown) => {
     await trail.close();
     throw error;
@@ -119,6 +136,7 @@ export async function createGatewayApp(config: GuardConfig, file: GatewayFile, d
   const unsubscribe = await store.subscribe(REVOKED_CHANNEL, endPrincipal);
   const release = async () => {
     unsubscribe();
+    pins.close();
     await Promise.allSettled([...mounts.map((mount) => mount.close()), trail.close(), stores.shutdown()]);
   };
   const credentials = await createCredentials(config.credentials, {
@@ -277,6 +295,7 @@ export async function createGatewayApp(config: GuardConfig, file: GatewayFile, d
     metrics,
     audit,
     store,
+    pinning: pins,
     devToken: devToken?.token,
     markReady() {
       phase = 'ready';

@@ -140,9 +140,19 @@ export async function connectUpstream(options: ConnectUpstreamOptions): Promise<
 
   const refresh = async (kind: ListKind): Promise<void> => {
     try {
-      if (kind === 'tools') lists = { ...lists, tools: await readTools() };
-      else if (kind === 'prompts') lists = { ...lists, prompts: await readPrompts() };
-      else lists = { ...lists, resources: await readResources(), resourceTemplates: await readTemplates() };
+      // Read first, then merge into the lists as they are now: `{ ...lists, x: await read() }` would
+      // spread the lists from before the await and undo a refresh of another kind that ended meanwhile.
+      if (kind === 'tools') {
+        const tools = await readTools();
+        lists = { ...lists, tools };
+      } else if (kind === 'prompts') {
+        const prompts = await readPrompts();
+        lists = { ...lists, prompts };
+      } else {
+        const resources = await readResources();
+        const resourceTemplates = await readTemplates();
+        lists = { ...lists, resources, resourceTemplates };
+      }
     } catch (error) {
       logger?.warn('upstream list refresh failed', { upstream: name, list: kind, error: describeError(error) });
       return;

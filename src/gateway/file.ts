@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from '../config/env-types.js';
+import { LOCK_FILE_NAME } from '../pinning/lock.js';
 
 /**
  * The gateway file (`MCP_GATEWAY_FILE`): the upstream MCP servers the gateway
@@ -126,7 +128,25 @@ const limitsSchema = z.strictObject({
   global: bucket.optional(),
 });
 
+/**
+ * Tool-definition pinning of an upstream (docs/pinning.md): what its tools,
+ * prompts and resource templates may be, as the tool lock pins them.
+ */
+const pinningSchema = z.strictObject({
+  /**
+   * `off`, `warn` (drift is audited and counted) or `enforce` (also left out
+   * of lists and refused). Default `enforce`, `warn` in development mode.
+   */
+  mode: z.enum(['off', 'warn', 'enforce']).optional(),
+  /** With no entry in the lock for this upstream, pin what it lists the first time it is reached. Default true. */
+  trustOnFirstUse: z.boolean().default(true),
+  /** Longest tool description not reported by screening (characters). Default 4096. */
+  maxDescriptionLength: z.number().int().min(64).max(1_000_000).default(4096),
+});
+export type UpstreamPinning = z.output<typeof pinningSchema>;
+
 const common = {
+  pinning: pinningSchema.default({ trustOnFirstUse: true, maxDescriptionLength: 4096 }),
   /** Which protocol era to speak to the upstream: probe (`auto`), or pin one. Default `auto`. */
   protocol: z.enum(['auto', '2025', '2026-07-28']).default('auto'),
   policy: policySchema.default({
@@ -210,6 +230,12 @@ export type StdioUpstreamInput = z.input<typeof stdioSchema>;
 /** The gateway file, validated. */
 export interface GatewayFile {
   upstreams: UpstreamSpec[];
+  /**
+   * The tool lock (docs/pinning.md): the file's `lock`, relative to the
+   * gateway file's directory; default `tools.lock.json` beside it (for a
+   * quick start, in the working directory).
+   */
+  lockPath?: string;
 }
 
 /** Thrown for a gateway file that cannot be used: every problem, one per line, no secret. */
@@ -225,6 +251,8 @@ export class GatewayFileError extends Error {
 const rootSchema = z.strictObject({
   /** Editors' schema hint; ignored. */
   $schema: z.string().optional(),
+  /** The tool lock's path, relative to the gateway file. Default `tools.lock.json`. */
+  lock: z.string().min(1).max(4096).optional(),
   upstreams: z.record(z.string(), z.unknown()),
 });
 
@@ -286,7 +314,7 @@ export function parseGatewayFile(text: string): GatewayFile {
     if (spec) upstreams.push(spec);
   }
   if (problems.length) throw new GatewayFileError(problems);
-  return { upstreams };
+  return { upstreams, ...(root.data.lock ? { lockPath: root.data.lock } : {}) };
 }
 
 /** Reads a file; injectable for tests. */
@@ -304,7 +332,8 @@ export function loadGatewayFile(path: string, readFile: TextReader = (file) => r
   } catch {
     throw new GatewayFileError(['MCP_GATEWAY_FILE: cannot read the file it names']);
   }
-  return parseGatewayFile(text);
+  const file = parseGatewayFile(text);
+  return { ...file, lockPath: resolvePath(dirname(resolvePath(path)), file.lockPath ?? LOCK_FILE_NAME) };
 }
 
 /**

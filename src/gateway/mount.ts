@@ -14,6 +14,7 @@ import type { GatewayMetrics } from './metrics.js';
 import { compilePolicy, type CompiledPolicy } from './policy.js';
 import { createUpstreamPool, type UpstreamPool } from './pool.js';
 import { createGatewayServerFactory } from './server.js';
+import type { PinGuard } from '../pinning/guard.js';
 import type { ServerFactory } from '../mcp/server.js';
 import { childEnvironment, createHttpTransport, createStdioTransport, forShareKey, resolveHttpSecrets } from './transports.js';
 
@@ -26,6 +27,8 @@ export interface UpstreamMountOptions {
   metrics: GatewayMetrics;
   /** Tool-call audit and metrics (events already name the upstream). */
   hooks: McpHooks;
+  /** Tool-definition pinning of this upstream; undefined when off. */
+  pin?: PinGuard | undefined;
   logger: Logger;
   requestStateKey?: string;
   requestStateTtlSeconds?: number;
@@ -65,7 +68,7 @@ export function auditForUpstream(audit: AuditLogger, upstream: string): AuditLog
  * its list changes become for clients.
  */
 export function createUpstreamMount(options: UpstreamMountOptions): UpstreamMount {
-  const { spec, env, readFile, metrics, hooks, logger } = options;
+  const { spec, env, readFile, metrics, hooks, pin, logger } = options;
   const name = spec.name;
   const label = { upstream: name };
   const policy = compilePolicy(spec.policy);
@@ -76,6 +79,8 @@ export function createUpstreamMount(options: UpstreamMountOptions): UpstreamMoun
   let capabilities: ServerCapabilities | undefined;
   let identity: { name: string; version: string; instructions?: string } = { name: `mcp-guard gateway: ${name}`, version: '0.1.0' };
   let paramHeaders: Record<string, ParamHeader[]> = {};
+  // The pinning check of the lists last learned: start-up waits for it (trust on first use included).
+  let pinChecked: Promise<void> = Promise.resolve();
 
   // Secrets are resolved once, at start-up: a missing one stops the gateway with its reference named.
   const secrets = spec.kind === 'http' ? resolveHttpSecrets(spec, env, readFile) : undefined;
@@ -95,6 +100,8 @@ export function createUpstreamMount(options: UpstreamMountOptions): UpstreamMoun
       if (headers.length) declared[tool.name] = headers;
     }
     paramHeaders = declared;
+    // Every read of the lists, the first and each after a list_changed, is judged against the lock at once.
+    if (pin) pinChecked = pin.observe(conn.lists());
   };
 
   const notifyLists = (kind: ListKind, conn: UpstreamConnection): void => {
@@ -221,6 +228,7 @@ export function createUpstreamMount(options: UpstreamMountOptions): UpstreamMoun
     upstream: name,
     acquire: (principal, era) => pool.acquire(principal, eraFor(era)),
     policy,
+    ...(pin ? { pin } : {}),
     held,
     callTimeoutMs: spec.callTimeout,
     inputTimeoutMs: spec.inputTimeout,
@@ -286,6 +294,7 @@ export function createUpstreamMount(options: UpstreamMountOptions): UpstreamMoun
         logger.warn('upstream not reachable at start-up; retried on first use', { upstream: name, error: describeError(error) });
         return;
       }
+      await pinChecked;
       // A per-principal child started only to learn the upstream is not kept: it belongs to no one.
       if (spec.share !== 'shared') await pool.drop(key);
     },

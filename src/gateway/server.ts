@@ -21,6 +21,10 @@ import { HeldCall, type HeldCalls } from './bridge.js';
 import type { ServerRequest, UpstreamConnection } from './connection.js';
 import { forwardingError, gatewayError } from './errors.js';
 import type { CompiledPolicy } from './policy.js';
+import { TOOL_BLOCKED_RPC } from '../errors/codes.js';
+import type { DefinitionKind } from '../pinning/canonical.js';
+import { blockedMessage } from '../pinning/evaluate.js';
+import type { PinGuard } from '../pinning/guard.js';
 
 /** Options of {@link createGatewayServerFactory}. */
 export interface GatewayServerOptions {
@@ -29,6 +33,8 @@ export interface GatewayServerOptions {
   /** The connection serving a principal's requests of one era (the pool's sharing, the upstream's eras). */
   acquire(principal: Principal | undefined, era: McpEra): Promise<UpstreamConnection>;
   policy: CompiledPolicy;
+  /** Tool-definition pinning: blocked definitions are left out of lists and refused. Default none. */
+  pin?: PinGuard;
   held: HeldCalls;
   /** Longest an upstream call may work (time spent waiting for the client's input excluded). */
   callTimeoutMs: number;
@@ -138,7 +144,7 @@ function clientCan(capabilities: Record<string, unknown> | undefined, request: S
  * its session). Progress and log messages of a call are forwarded.
  */
 export function createGatewayServerFactory(options: GatewayServerOptions): ServerFactory {
-  const { upstream, acquire, policy, held, callTimeoutMs, inputTimeoutMs, scrub, hooks = {}, logger } = options;
+  const { upstream, acquire, policy, pin, held, callTimeoutMs, inputTimeoutMs, scrub, hooks = {}, logger } = options;
   const jsonSchemaValidator = new AjvJsonSchemaValidator();
   const codec = createRequestStateCodec<GatewayState>({
     key: options.requestStateKey ?? randomBytes(32),
@@ -349,7 +355,23 @@ export function createGatewayServerFactory(options: GatewayServerOptions): Serve
       return drive(call, method, target, ctx);
     };
 
-    const visibleTools = (conn: UpstreamConnection) => conn.lists().tools.filter((tool) => policy.allows(granted, policy.tool(tool.name)));
+    // Pinning judges the list as the upstream listed it (its verdicts are kept per list), then the policy filters.
+    const visibleTools = (conn: UpstreamConnection) =>
+      (pin ? pin.visible('tool', conn.lists().tools) : conn.lists().tools).filter((tool) => policy.allows(granted, policy.tool(tool.name)));
+    /** Refuses the use of a definition pinning blocks (-32019), after recording it. */
+    const refuseBlocked = async (kind: DefinitionKind, name: string, items: readonly unknown[], ctx: ServerContext): Promise<void> => {
+      const verdict = pin?.blocking(kind, name, items);
+      if (!verdict) return;
+      // The refusal stands whether or not the trail took it (an audit failure is the writer's to report).
+      await pin!
+        .recordRefusal(verdict, {
+          principal,
+          requestId: ctx.http?.req?.headers.get('x-request-id') ?? undefined,
+          sessionId: ctx.sessionId,
+        })
+        .catch(() => undefined);
+      throw new ProtocolError(TOOL_BLOCKED_RPC, blockedMessage(verdict), { code: 'tool_blocked', upstream, status: verdict.status });
+    };
 
     low.setRequestHandler('tools/list', async () => {
       const conn = await connection();
@@ -358,8 +380,10 @@ export function createGatewayServerFactory(options: GatewayServerOptions): Serve
     low.setRequestHandler('tools/call', async (request, ctx) => {
       const name = request.params.name;
       const conn = await connection();
-      const tool = visibleTools(conn).find((candidate) => candidate.name === name);
+      const listed = conn.lists().tools;
+      const tool = listed.find((candidate) => candidate.name === name && policy.allows(granted, policy.tool(name)));
       if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name.slice(0, 128)}`);
+      await refuseBlocked('tool', name, listed, ctx);
       const started = process.hrtime.bigint();
       let outcome: 'success' | 'error' | 'input_required' = 'error';
       try {
@@ -387,11 +411,13 @@ export function createGatewayServerFactory(options: GatewayServerOptions): Serve
     if (known.prompts) {
       low.setRequestHandler('prompts/list', async () => {
         const conn = await connection();
-        return { prompts: scrub.value(conn.lists().prompts.filter((prompt) => policy.allows(granted, policy.prompt(prompt.name)))) };
+        const prompts = pin ? pin.visible('prompt', conn.lists().prompts) : conn.lists().prompts;
+        return { prompts: scrub.value(prompts.filter((prompt) => policy.allows(granted, policy.prompt(prompt.name)))) };
       });
       low.setRequestHandler('prompts/get', async (request, ctx) => {
         const name = request.params.name;
         if (!policy.allows(granted, policy.prompt(name))) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Unknown prompt');
+        if (pin) await refuseBlocked('prompt', name, (await connection()).lists().prompts, ctx);
         const result = await forward('prompts/get', name, request.params as Record<string, unknown>, ctx);
         return (isInputRequired(result) ? result : scrub.value(cleanResult(result))) as never;
       });
@@ -405,9 +431,8 @@ export function createGatewayServerFactory(options: GatewayServerOptions): Serve
       });
       low.setRequestHandler('resources/templates/list', async () => {
         const conn = await connection();
-        const templates = conn
-          .lists()
-          .resourceTemplates.filter((template) => policy.allows(granted, policy.template(template.uriTemplate)));
+        const listed = pin ? pin.visible('resourceTemplate', conn.lists().resourceTemplates) : conn.lists().resourceTemplates;
+        const templates = listed.filter((template) => policy.allows(granted, policy.template(template.uriTemplate)));
         return { resourceTemplates: scrub.value(templates) };
       });
       low.setRequestHandler('resources/read', async (request, ctx) => {

@@ -10,6 +10,7 @@ const OWN_TESTS: Record<string, string> = {
   'README.md': 'test/docs/readme.test.ts and test/docs/library.test.ts',
   'docs/clients.md': 'test/docs/clients.test.ts',
   'docs/gateway.md': 'test/gateway/docs.test.ts',
+  'docs/pinning.md': 'test/pinning/docs.test.ts',
 };
 
 /** Every test file's text, to find the doc-test names they run. */

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../../config/load.js';
 import { describePosture } from '../../config/posture.js';
 import { removeDevTokenFile, writeDevTokenFile } from '../../dev/token-file.js';
 import { GatewayFileError, loadGatewayFile, parseUpstream, type GatewayFile } from '../../gateway/file.js';
+import type { PinPosture } from '../../pinning/guard.js';
 import { startGateway, type RunningGateway } from '../../gateway/start.js';
 import { createLogger, type Logger } from '../../logging/logger.js';
 import { describeError } from '../../logging/redact.js';
@@ -32,10 +33,14 @@ Options:
   --bearer-env <name>      an environment variable holding it
   --protocol <p>           auto (default), 2025 or 2026-07-28
   --share <mode>           stdio: principal (default), tenant or shared
+  --lock <path>            report tool definitions that drift from this lock (warn
+                           mode, pinned on first use; docs/pinning.md); default: none
 `;
 
 /** The quick start's policy: every name of the upstream needs the usual MCP permission. */
 const QUICK_POLICY = { default: { tools: 'tools:call', prompts: 'prompts:get', resources: 'resources:read' } };
+/** With --lock, the quick start reports drift from that lock and blocks nothing (docs/pinning.md); without, it pins nothing. */
+const QUICK_PINNING = { mode: 'warn' };
 
 /** The gateway file the quick-start flags describe; throws GatewayFileError (or a usage error). */
 export function quickStartFile(args: string[], env: Readonly<Record<string, string | undefined>>): GatewayFile {
@@ -53,11 +58,12 @@ export function quickStartFile(args: string[], env: Readonly<Record<string, stri
       'bearer-env': { type: 'string' },
       protocol: { type: 'string' },
       share: { type: 'string' },
+      lock: { type: 'string' },
     },
   });
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]!.slice(0, 64)}"`);
   const hasUpstream = values.upstream !== undefined;
-  if (env.MCP_GATEWAY_FILE && (hasUpstream || command.length))
+  if (env.MCP_GATEWAY_FILE && (hasUpstream || command.length || values.lock))
     throw new UsageError('MCP_GATEWAY_FILE is set: give the upstreams there, not on the command line');
   if (env.MCP_GATEWAY_FILE) return loadGatewayFile(env.MCP_GATEWAY_FILE);
   if (hasUpstream === command.length > 0) throw new UsageError('give either --upstream <url> or -- <command> [args...]');
@@ -70,10 +76,11 @@ export function quickStartFile(args: string[], env: Readonly<Record<string, stri
   if (values.share && hasUpstream) throw new UsageError('--share applies to a stdio upstream only');
   if (values.protocol) entry.protocol = values.protocol;
   entry.policy = QUICK_POLICY;
+  if (values.lock) entry.pinning = QUICK_PINNING;
   const problems: string[] = [];
   const spec = parseUpstream(values.name ?? 'upstream', entry, problems);
   if (!spec) throw new GatewayFileError(problems.map((problem) => problem.replace(/^upstreams\.[^.:]+\.?/, '').replace(/^: /, '')));
-  return { upstreams: [spec] };
+  return { upstreams: [spec], ...(values.lock ? { lockPath: resolve(values.lock) } : {}) };
 }
 
 class UsageError extends Error {}
@@ -100,6 +107,39 @@ function announceDevelopmentMode(config: GuardConfig, running: RunningGateway, i
     ].join('\n'),
   );
   return path;
+}
+
+/** The pinning part of the posture (docs/pinning.md): each upstream's mode and lock state, loud when something is off. */
+export function announcePinning(postures: readonly PinPosture[], unpinned: readonly string[], logger: Logger): void {
+  for (const upstream of unpinned) {
+    logger.warn(`Upstream ${upstream}: tool definitions are not pinned; a changed or added tool is served as it is.`, {
+      code: 'MCPG_PIN_OFF',
+    });
+  }
+  for (const pin of postures) {
+    const { upstream, mode, state, counts, blocked } = pin;
+    logger.info('tool pinning', { upstream, mode, lock: pin.lock, state, ...counts, blocked });
+    if (state === 'lock unusable') {
+      logger.error(
+        `Upstream ${upstream}: the tool lock cannot be used; ${mode === 'enforce' ? 'every tool is refused' : 'drift is not checked'} until it is repaired.`,
+        {
+          code: 'MCPG_PIN_LOCK_UNUSABLE',
+        },
+      );
+    }
+    if (state === 'not pinned' && mode === 'enforce') {
+      logger.warn(
+        `Upstream ${upstream} has nothing in the tool lock: every tool it lists is refused until mcp-guard tools pin or approve.`,
+        {
+          code: 'MCPG_PIN_NOT_PINNED',
+        },
+      );
+    }
+    if (blocked > 0)
+      logger.warn(`Upstream ${upstream}: ${blocked} definitions blocked by pinning; see mcp-guard tools diff.`, {
+        code: 'MCPG_PIN_BLOCKED',
+      });
+  }
 }
 
 /** `mcp-guard gateway`: the security stack in front of upstream MCP servers (docs/gateway.md). */
@@ -168,10 +208,14 @@ export const gatewayCommand: CliCommand = {
             done(1);
           });
       };
-      process.on('SIGHUP', () => running.gateway.reloadCredentials());
+      process.on('SIGHUP', () => {
+        running.gateway.reloadCredentials();
+        running.gateway.pinning.reload();
+      });
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
     });
+    announcePinning(running.gateway.pinning.posture(), running.gateway.pinning.unpinned(), logger);
     logger.info('mcp-guard gateway listening', { url: running.url, mcp: running.mcpUrls });
     dev.tokenFile = announceDevelopmentMode(config, running, io, logger);
     const code = await stopped;
