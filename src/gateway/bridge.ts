@@ -19,10 +19,27 @@ interface Pending {
   reject(error: Error): void;
 }
 
-/** Where the current round of a held call reports logs and progress (undefined between rounds). */
+/** A progress notification of the upstream, without its token. */
+export interface Progress {
+  progress: number;
+  total?: number;
+  message?: string;
+}
+
+/**
+ * Where the current round of a held call reports logs and progress: the
+ * request the client is waiting on now, with its own progress token (a later
+ * round is another request). What the upstream reports between rounds, while
+ * the client answers, is kept for the next round: the latest progress and the
+ * first {@link MAX_HELD_LOGS} log messages.
+ */
 export interface RoundSink {
   log(level: LoggingLevel, data: unknown, logger: string | undefined): void;
+  progress?(progress: Progress): void;
 }
+
+/** Log messages kept for the next round while none waits (the rest are dropped). */
+export const MAX_HELD_LOGS = 64;
 
 /** One upstream call the gateway forwards, possibly held across input rounds. */
 export class HeldCall {
@@ -37,6 +54,9 @@ export class HeldCall {
   private outcome: { ok: true; value: Record<string, unknown> } | { ok: false; error: unknown } | undefined;
   private wake: (() => void) | undefined;
   private sink: RoundSink | undefined;
+  /** What the upstream reported while no round waited. */
+  private heldLogs: Parameters<RoundSink['log']>[] = [];
+  private heldProgress: Progress | undefined;
 
   private budgetMs: number;
   private runningSince = 0;
@@ -82,8 +102,26 @@ export class HeldCall {
         this.pause();
         this.signal();
       }),
-    log: (level, data, logger) => this.sink?.log(level, data, logger),
+    log: (level, data, logger) => {
+      if (this.sink) this.sink.log(level, data, logger);
+      else if (this.heldLogs.length < MAX_HELD_LOGS) this.heldLogs.push([level, data, logger]);
+    },
   };
+
+  /** Reports the upstream's progress to the round the client waits on now, or keeps it for the next. */
+  readonly progress = (progress: Progress): void => {
+    if (this.sink) this.sink.progress?.(progress);
+    else this.heldProgress = progress;
+  };
+
+  /** Makes `sink` the current round's and hands it what was reported between rounds. */
+  private attach(sink: RoundSink): void {
+    this.sink = sink;
+    for (const entry of this.heldLogs) sink.log(...entry);
+    if (this.heldProgress) sink.progress?.(this.heldProgress);
+    this.heldLogs = [];
+    this.heldProgress = undefined;
+  }
 
   /** Starts the upstream call; its outcome ends the held call. */
   run(call: (signal: AbortSignal) => Promise<Record<string, unknown>>): void {
@@ -119,7 +157,7 @@ export class HeldCall {
     signal: AbortSignal,
     sink: RoundSink,
   ): Promise<{ done: true; value: Record<string, unknown> } | { done: false; requests: Record<string, ServerRequest> }> {
-    this.sink = sink;
+    this.attach(sink);
     try {
       for (;;) {
         if (this.outcome) {

@@ -17,7 +17,7 @@ import { describeError } from '../logging/redact.js';
 import type { McpEra } from '../mcp/era.js';
 import { requestStateBinding, type ServerFactory } from '../mcp/server.js';
 import { digestArgs, type McpHooks } from '../mcp/toolset.js';
-import { HeldCall, type HeldCalls } from './bridge.js';
+import { HeldCall, type HeldCalls, type Progress, type RoundSink } from './bridge.js';
 import type { ServerRequest, UpstreamConnection } from './connection.js';
 import { forwardingError, gatewayError } from './errors.js';
 import type { CompiledPolicy } from './policy.js';
@@ -223,20 +223,24 @@ export function createGatewayServerFactory(options: GatewayServerOptions): Serve
     const progressOf = (ctx: ServerContext) => {
       const token = (ctx.mcpReq._meta as { progressToken?: unknown } | undefined)?.progressToken;
       if (typeof token !== 'string' && typeof token !== 'number') return undefined;
-      return (progress: { progress: number; total?: number; message?: string }) =>
+      return (progress: Progress) =>
         send(ctx, () => ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken: token } }));
     };
-    const logTo = (ctx: ServerContext) => ({
-      log: (level: Parameters<ServerContext['mcpReq']['log']>[0], data: unknown, source: string | undefined) =>
-        send(ctx, () => ctx.mcpReq.log(level, scrub.value(data), source)),
-    });
+    /** The request `ctx` as the sink of a round: the upstream's logs and progress while the client waits on it. */
+    const roundOf = (ctx: ServerContext): RoundSink => {
+      const progress = progressOf(ctx);
+      return {
+        log: (level, data, source) => send(ctx, () => ctx.mcpReq.log(level, scrub.value(data), source)),
+        ...(progress ? { progress } : {}),
+      };
+    };
 
     /** Answers the held call's round: its result, or the upstream's requests as an input_required round. */
     const drive = async (call: HeldCall, method: string, target: string, ctx: ServerContext): Promise<Record<string, unknown>> => {
       for (;;) {
         let step;
         try {
-          step = await call.next(ctx.mcpReq.signal, logTo(ctx));
+          step = await call.next(ctx.mcpReq.signal, roundOf(ctx));
         } catch (error) {
           // The client went away or the call failed: nothing is left running upstream.
           if (ctx.mcpReq.signal.aborted) call.cancel('The client went away');
@@ -315,7 +319,7 @@ export function createGatewayServerFactory(options: GatewayServerOptions): Serve
         // A 2026-07-28 upstream sends no requests of its own; its log messages still reach the client.
         const scope = {
           serverRequest: () => Promise.reject(new Error('Not expected from a 2026-07-28 upstream')),
-          log: logTo(ctx).log,
+          log: roundOf(ctx).log,
         };
         try {
           result = await conn.request(
@@ -343,13 +347,14 @@ export function createGatewayServerFactory(options: GatewayServerOptions): Serve
         };
       }
       const call = new HeldCall(ownerOf(principal), callTimeoutMs);
+      // A held call outlives this request: its progress goes to whichever round the client waits on.
       call.run((signal) =>
         conn.request(method, rest, {
           timeoutMs: heldCeilingMs,
           signal,
           scope: call.scope,
           meta,
-          ...(onprogress ? { onprogress } : {}),
+          ...(onprogress ? { onprogress: call.progress } : {}),
         }),
       );
       return drive(call, method, target, ctx);
