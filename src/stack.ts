@@ -21,6 +21,7 @@ import { createErrorHandler } from './middleware/error-handler.js';
 import { createHttpMetrics } from './middleware/http-metrics.js';
 import { createOriginGuard } from './middleware/origin-guard.js';
 import { createIpRateLimit } from './middleware/rate-limit/ip.js';
+import { LIMIT_LEVELS } from './middleware/rate-limit/levels.js';
 import { createGlobalRateLimit, createPrincipalRateLimit, createToolRateLimit, type BucketLimit } from './middleware/rate-limit/bucket.js';
 import type { StateStore } from './stores/types.js';
 import { createRequestId } from './middleware/request-id.js';
@@ -60,7 +61,7 @@ export interface SecurityStackOptions {
   corsOrigins?: string[];
   /** Host header names allowed (DNS-rebinding protection). Empty: not checked. Default none. */
   allowedHosts?: string[];
-  /** Per-IP rate limit; `false` turns it off. Default 300 per minute. */
+  /** Per-IP rate limit; `false` turns it off. Default `LIMIT_LEVELS.ip.default` (300 per minute). */
   rateLimit?: { limit: number; windowMs: number; store?: Store } | false;
   /**
    * Token-bucket limits per principal, per principal and tool, and across all clients, kept in
@@ -208,7 +209,7 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
     createCors({ origins: corsOrigins }),
     createOriginGuard({ allowedOrigins: corsOrigins, allowedHosts: options.allowedHosts ?? [] }),
   ];
-  const rateLimit = options.rateLimit ?? { limit: 300, windowMs: 60_000 };
+  const rateLimit = options.rateLimit ?? LIMIT_LEVELS.ip.default;
   const ipRateLimit = rateLimit === false ? [] : [createIpRateLimit({ ...rateLimit, audit, ...(metrics ? { metrics } : {}) })];
   const limits = options.limits;
   const limitDeps = limits ? { store: limits.store, audit, metrics, ...(logger ? { logger } : {}) } : undefined;

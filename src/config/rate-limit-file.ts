@@ -1,7 +1,6 @@
 import { z } from 'zod';
+import { bucketLimitSchema as limit } from '../middleware/rate-limit/levels.js';
 import type { RateLimitFile } from './config.js';
-
-const limit = z.strictObject({ perMinute: z.number().positive(), burst: z.number().int().positive() });
 
 /** The shape of `MCP_RATE_LIMIT_FILE` (JSON). `false` turns a level off. */
 export const rateLimitFileSchema = z.strictObject({

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { authServerEnvShape } from '../auth-server/config.js';
+import { BUCKET_MAX, LIMIT_LEVELS } from '../middleware/rate-limit/levels.js';
 import { envBool, envBytes, envDuration, envInt, envList, envSecret, SECRET } from './env-types.js';
 
 /** Where a development-mode server writes its development token, relative to its working directory. */
@@ -64,14 +65,15 @@ export const envSchema = z.object({
   MCP_LOCKOUT_DURATION: envDuration(30 * 60_000, 1_000, 7 * 86_400_000),
 
   // Rate limits
-  MCP_RATE_LIMIT: envInt(300, 1, 1_000_000),
-  MCP_RATE_LIMIT_WINDOW: envDuration(60_000, 1_000, 3_600_000),
-  MCP_RATE_LIMIT_PRINCIPAL: envInt(600, 0, 10_000_000),
-  MCP_RATE_LIMIT_PRINCIPAL_BURST: envInt(60, 1, 1_000_000),
-  MCP_RATE_LIMIT_TOOL: envInt(300, 0, 10_000_000),
-  MCP_RATE_LIMIT_TOOL_BURST: envInt(30, 1, 1_000_000),
-  MCP_RATE_LIMIT_GLOBAL: envInt(120_000, 0, 100_000_000),
-  MCP_RATE_LIMIT_GLOBAL_BURST: envInt(2_000, 1, 10_000_000),
+  // The levels and their defaults: src/middleware/rate-limit/levels.ts.
+  MCP_RATE_LIMIT: envInt(LIMIT_LEVELS.ip.default.limit, 1, 1_000_000),
+  MCP_RATE_LIMIT_WINDOW: envDuration(LIMIT_LEVELS.ip.default.windowMs, 1_000, 3_600_000),
+  MCP_RATE_LIMIT_PRINCIPAL: envInt(LIMIT_LEVELS.principal.default.perMinute, 0, BUCKET_MAX.perMinute),
+  MCP_RATE_LIMIT_PRINCIPAL_BURST: envInt(LIMIT_LEVELS.principal.default.burst, 1, BUCKET_MAX.burst),
+  MCP_RATE_LIMIT_TOOL: envInt(LIMIT_LEVELS.tool.default.perMinute, 0, BUCKET_MAX.perMinute),
+  MCP_RATE_LIMIT_TOOL_BURST: envInt(LIMIT_LEVELS.tool.default.burst, 1, BUCKET_MAX.burst),
+  MCP_RATE_LIMIT_GLOBAL: envInt(LIMIT_LEVELS.global.default.perMinute, 0, BUCKET_MAX.perMinute),
+  MCP_RATE_LIMIT_GLOBAL_BURST: envInt(LIMIT_LEVELS.global.default.burst, 1, BUCKET_MAX.burst),
   MCP_RATE_LIMIT_FILE: z.string().optional(),
   MCP_RATE_LIMIT_MAX_KEYS: envInt(100_000, 1_000, 10_000_000),
 

@@ -3,6 +3,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from '../config/env-types.js';
 import { LOCK_FILE_NAME } from '../pinning/lock.js';
+import { bucketLimitSchema } from '../middleware/rate-limit/levels.js';
 
 /**
  * The gateway file (`MCP_GATEWAY_FILE`): the upstream MCP servers the gateway
@@ -116,7 +117,7 @@ const policySchema = z.strictObject({
     .default({ tools: 'deny', prompts: 'deny', resources: 'deny' }),
 });
 
-const bucket = z.strictObject({ perMinute: z.number().positive().max(10_000_000), burst: z.number().int().positive().max(1_000_000) });
+const bucket = bucketLimitSchema;
 const limitsSchema = z.strictObject({
   /** Per principal on this upstream. */
   principal: bucket.optional(),

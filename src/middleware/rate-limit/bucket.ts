@@ -9,17 +9,9 @@ import { describeError } from '../../logging/redact.js';
 import type { GuardMetrics } from '../../metrics/guard-metrics.js';
 import type { StateStore } from '../../stores/types.js';
 import { requestActor } from '../context.js';
+import { bucketLimitSchema, type BucketLimit } from './levels.js';
 
-/** A token bucket: `burst` requests at once, refilled at `perMinute`. */
-export interface BucketLimit {
-  perMinute: number;
-  burst: number;
-}
-
-export const bucketLimitSchema = z.strictObject({
-  perMinute: z.number().positive(),
-  burst: z.number().int().positive(),
-});
+export type { BucketLimit } from './levels.js';
 
 const common = {
   store: service<StateStore>(),
