@@ -16,7 +16,7 @@ export interface BucketLimit {
 }
 
 /** The largest values a bucket may be given (anywhere: environment, limit file, gateway file, library). */
-export const BUCKET_MAX = { perMinute: 10_000_000, burst: 1_000_000 } as const;
+export const BUCKET_MAX = { perMinute: 100_000_000, burst: 10_000_000 } as const;
 
 /** The shape of a bucket in the limit file, the gateway file and the library's options. */
 export const bucketLimitSchema = z.strictObject({
