@@ -28,6 +28,7 @@ export interface ResilientStoreOptions {
 export interface ResilientStore extends StateStore {
   /** True while counters and buckets run on the local fallback. */
   degraded(): boolean;
+  admit(ops: readonly AdmitOp[]): Promise<AdmitResult[]>;
 }
 
 /**

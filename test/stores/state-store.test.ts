@@ -80,12 +80,12 @@ describe.each([
     ];
     const [ip, global, principal] = await store.admit!(ops);
     expect(ip).toMatchObject({ kind: 'counter', allowed: true, count: 1 });
-    expect(ip!.kind === 'counter' && ip.resetMs).toBeGreaterThan(50_000);
+    expect(ip?.kind === 'counter' && ip.resetMs).toBeGreaterThan(50_000);
     expect(global).toEqual({ kind: 'bucket', allowed: true, remaining: 9, retryAfterMs: 0 });
     expect(principal).toEqual({ kind: 'bucket', allowed: true, remaining: 2, retryAfterMs: 0 });
     // The same keys as the single operations: they count together.
     expect((await store.increment('ip', 60_000)).count).toBe(2);
-    expect((await store.take('principal', ops[2]!.spec)).remaining).toBe(1);
+    expect((await store.take('principal', { capacity: 3, refillPerMs: 1 / 60_000 })).remaining).toBe(1);
   });
 
   it('stops admitting at the first refusal: the limits after it spend nothing', async () => {
@@ -95,7 +95,7 @@ describe.each([
     const refused = await store.admit!([principal, tool]);
     expect(refused).toHaveLength(1);
     expect(refused[0]).toMatchObject({ kind: 'bucket', allowed: false, remaining: 0 });
-    expect(refused[0]!.kind === 'bucket' && refused[0].retryAfterMs).toBeGreaterThan(50_000);
+    expect(refused[0]?.kind === 'bucket' && refused[0].retryAfterMs).toBeGreaterThan(50_000);
     expect((await store.take('t', tool.spec)).remaining).toBe(3); // one token spent, not two
     const counter = { kind: 'counter' as const, key: 'c', windowMs: 60_000, limit: 1 };
     expect((await store.admit!([counter, tool])).map((r) => r.allowed)).toEqual([true, true]);
