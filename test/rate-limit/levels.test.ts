@@ -157,6 +157,24 @@ describe.each(stores)('requests refused on their way, on %s', (_store, storeEnv)
     await response.text();
   });
 
+  it('refuse a client past its per-IP limit before its credential is looked at, once it was refused', async () => {
+    const authFailures = () =>
+      readFileSync(join(server.auditDir, 'audit.jsonl'), 'utf8')
+        .split('\n')
+        .filter((line) => line.includes('"auth.failure"')).length;
+    const wrong = { Authorization: 'Bearer wrong-token-0123456789' };
+    for (let i = 0; i < 4; i += 1) await (await post(server, call(i, 'echo', { message: 'x' }), wrong)).text();
+    const before = authFailures();
+    const statuses = [];
+    for (let i = 0; i < 3; i += 1) {
+      const response = await post(server, call(10 + i, 'echo', { message: 'x' }), wrong);
+      statuses.push(response.status);
+      await response.text();
+    }
+    expect(statuses).toEqual([429, 429, 429]);
+    expect(authFailures()).toBe(before);
+  });
+
   it('count against the per-principal limit when their body is refused', async () => {
     const statuses = [];
     for (let i = 0; i < 2; i += 1) {

@@ -8,6 +8,7 @@ import { admitOn, type AdmitOp, type AdmitResult, type StateStore } from '../../
 import { guardState } from '../context.js';
 import { bucketRefusal, bucketSpec, calledTools, storeFailure, type BucketLimit } from './bucket.js';
 import { ipLimitRefusal } from './ip.js';
+import { createOverLimitMemo } from './over-limit.js';
 
 /** Options of {@link createAdmission}: the limits it counts together, all in one store. */
 export interface AdmissionOptions {
@@ -27,7 +28,8 @@ export interface AdmissionOptions {
 export interface Admission {
   /**
    * Wraps authentication: a request it refuses (401, 403, a lock, 503) is still counted against the
-   * per-IP and global limits before it is answered, and their 429 wins, as when they ran first.
+   * per-IP and global limits before it is answered, and their 429 wins, as when they ran first. A
+   * client this process already saw past its per-IP limit is refused before authentication.
    */
   authenticated(authenticate: RequestHandler): RequestHandler;
   /**
@@ -63,11 +65,20 @@ export function createAdmission(options: AdmissionOptions): Admission {
   const { store, ip, global, principal, tool, audit, metrics, logger } = options;
   const common = { audit, metrics, logger };
 
+  const overLimit = createOverLimitMemo();
+  const ipKey = (req: Request): string => `${ip?.prefix}${ipKeyGenerator(req.ip as string)}`;
+  const knownOverMs = (req: Request): number => (ip ? overLimit.leftMs(ipKey(req)) : 0);
+
   const preAuth = (req: Request, planned: Planned[]): void => {
     if (ip) {
+      const key = ipKey(req);
       planned.push({
-        op: { kind: 'counter', key: `${ip.prefix}${ipKeyGenerator(req.ip as string)}`, windowMs: ip.windowMs, limit: ip.limit },
-        refuse: (result) => ipLimitRefusal(req, { limit: ip.limit, audit, metrics }, result.kind === 'counter' ? result.resetMs : 0),
+        op: { kind: 'counter', key, windowMs: ip.windowMs, limit: ip.limit },
+        refuse: (result) => {
+          const resetMs = result.kind === 'counter' ? result.resetMs : 0;
+          overLimit.remember(key, resetMs);
+          return ipLimitRefusal(req, { limit: ip.limit, audit, metrics }, resetMs);
+        },
         scope: 'ip',
       });
     }
@@ -115,6 +126,8 @@ export function createAdmission(options: AdmissionOptions): Admission {
   return {
     authenticated(authenticate) {
       return function admittedAuthenticate(req, res, next) {
+        const overMs = knownOverMs(req);
+        if (overMs > 0 && ip) return void ipLimitRefusal(req, { limit: ip.limit, audit, metrics }, overMs).then(next);
         void authenticate(req, res, (error?: unknown) => {
           if (error === undefined || error === null) return next();
           const planned: Planned[] = [];
