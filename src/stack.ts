@@ -22,6 +22,8 @@ import { createHttpMetrics } from './middleware/http-metrics.js';
 import { createOriginGuard } from './middleware/origin-guard.js';
 import { createIpRateLimit } from './middleware/rate-limit/ip.js';
 import { LIMIT_LEVELS } from './middleware/rate-limit/levels.js';
+import { createAdmission } from './middleware/rate-limit/admission.js';
+import { limiterStoreBacking } from './middleware/rate-limit/store-adapter.js';
 import { createGlobalRateLimit, createPrincipalRateLimit, createToolRateLimit, type BucketLimit } from './middleware/rate-limit/bucket.js';
 import type { StateStore } from './stores/types.js';
 import { createRequestId } from './middleware/request-id.js';
@@ -158,7 +160,10 @@ export type SecurityStack = Router & {
  * per-tool limit: refusals only), body limits and parsing, era
  * classification with the routing headers verified against the body, the
  * per-message authorization on the body (the final word), the per-tool
- * limit for calls not counted yet, and the JSON-RPC error handler. Mount the
+ * limit for calls not counted yet, and the JSON-RPC error handler. With a
+ * shared `limits.store` (Redis), the chain counts every limit of a request in
+ * one round trip after authentication instead (see `createAdmission`); a
+ * request refused before that is still counted per IP and globally. Mount the
  * result in front of your MCP handler:
  *
  * @example
@@ -209,7 +214,7 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
     createCors({ origins: corsOrigins }),
     createOriginGuard({ allowedOrigins: corsOrigins, allowedHosts: options.allowedHosts ?? [] }),
   ];
-  const rateLimit = options.rateLimit ?? LIMIT_LEVELS.ip.default;
+  const rateLimit: { limit: number; windowMs: number; store?: Store } | false = options.rateLimit ?? LIMIT_LEVELS.ip.default;
   const ipRateLimit = rateLimit === false ? [] : [createIpRateLimit({ ...rateLimit, audit, ...(metrics ? { metrics } : {}) })];
   const limits = options.limits;
   const limitDeps = limits ? { store: limits.store, audit, metrics, ...(logger ? { logger } : {}) } : undefined;
@@ -227,6 +232,26 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
         ]
       : [];
   const preAuthLimits = [...ipRateLimit, ...globalRateLimit];
+  // On a shared store (Redis), the composed chain counts every limit of a request in one round trip:
+  // per IP (when it counts in the same store), global, per principal and, from a 2026-07-28 request's
+  // routing headers, per tool, after authentication (which reads headers only). A request that
+  // authentication refuses is still counted against the per-IP and global limits. On a memory store
+  // nothing would be saved: the limits run one by one, per IP and global before authentication.
+  const ipBacking = rateLimit !== false && rateLimit.store ? limiterStoreBacking(rateLimit.store) : undefined;
+  const ipCounted = rateLimit !== false && ipBacking !== undefined && ipBacking.store === limits?.store;
+  const admission =
+    limits && limitDeps && limits.store.kind !== 'memory'
+      ? createAdmission({
+          ...limitDeps,
+          ip:
+            ipCounted && rateLimit && ipBacking
+              ? { limit: rateLimit.limit, windowMs: rateLimit.windowMs, prefix: ipBacking.prefix }
+              : undefined,
+          global: limits.global,
+          principal: limits.principal,
+          tool: toolRateLimit.length ? { defaultLimit: toolLimits?.default, tools: toolLimits?.tools ?? {} } : undefined,
+        })
+      : undefined;
   const bodyParser = createBodyParser(options.body ?? {});
   const verifyCredential = createAuthenticate({
     verifiers,
@@ -265,22 +290,29 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
   const guard = composeMiddleware(
     [
       ...perimeter,
-      ...preAuthLimits,
-      authenticate,
-      ...principalRateLimit,
+      ...(admission ? (ipCounted ? [] : ipRateLimit) : preAuthLimits),
+      admission ? admission.authenticated(authenticate) : authenticate,
+      ...(admission ? [] : principalRateLimit),
       // 2026-07-28: an early refusal from the routing headers, before the body is read.
       routingHeaders,
       authorize,
-      ...toolRateLimit,
+      // Batched: every limit of the request here, in one call of the store.
+      ...(admission ? [admission.admit] : toolRateLimit),
       bodyParser,
       mcpRequestCheck,
       // The final word, on the verified body; tool calls not counted above are counted here.
       authorize,
+      ...(admission ? [admission.afterBody] : []),
       ...toolRateLimit,
       // Blocked definitions: refused, and left out of the list answers of the server behind.
       ...(pinning ? [pinning.gate] : []),
     ],
-    rpcErrorHandler,
+    admission
+      ? // A request refused before its limits were counted (they wait for its body) is counted first.
+        function admittedErrors(error, req, res, next) {
+          void admission.settle(req, error).then((settled) => rpcErrorHandler(settled, req, res, next));
+        }
+      : rpcErrorHandler,
   );
   const router = Router();
   router.use(guard);

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { BucketResult, BucketSpec, CounterResult, StateStore } from './types.js';
+import { admitInOrder, type BucketResult, type BucketSpec, type CounterResult, type StateStore } from './types.js';
 
 /** Options of {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
@@ -54,7 +54,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): StateStore 
   const timer = setInterval(sweep, options.sweepIntervalMs ?? 60_000);
   timer.unref();
 
-  return {
+  const store: StateStore = {
     kind: 'memory',
     async get(key) {
       return live(key)?.value;
@@ -102,6 +102,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): StateStore 
         retryAfterMs: allowed ? 0 : Math.ceil((cost - left) / spec.refillPerMs),
       };
     },
+    // One process: the operations one after the other, exactly as the limits ran them before `admit`.
+    admit: (ops) => admitInOrder(store, ops),
     async publish(channel, message) {
       bus.emit(channel, message);
     },
@@ -117,4 +119,5 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): StateStore 
       bus.removeAllListeners();
     },
   };
+  return store;
 }

@@ -1,4 +1,12 @@
-import type { BucketResult, BucketSpec, CounterResult, StateStore } from './types.js';
+import {
+  admitOn,
+  type AdmitOp,
+  type AdmitResult,
+  type BucketResult,
+  type BucketSpec,
+  type CounterResult,
+  type StateStore,
+} from './types.js';
 
 /** Options of {@link createResilientStore}. */
 export interface ResilientStoreOptions {
@@ -20,11 +28,12 @@ export interface ResilientStoreOptions {
 export interface ResilientStore extends StateStore {
   /** True while counters and buckets run on the local fallback. */
   degraded(): boolean;
+  admit(ops: readonly AdmitOp[]): Promise<AdmitResult[]>;
 }
 
 /**
  * Wraps a shared store so that rate limits degrade instead of failing: while
- * the primary is unreachable, `increment` and `take` run on a local fallback
+ * the primary is unreachable, `increment`, `take` and `admit` run on a local fallback
  * (each replica then limits on its own: degraded, neither open nor down), and
  * return to the primary by themselves once it answers again. Everything else
  * (`get`, `set`, revocation markers, session tokens) stays on the primary and
@@ -67,6 +76,8 @@ export function createResilientStore(options: ResilientStoreOptions): ResilientS
     delete: (key) => (degradeAll ? counted((store) => store.delete(key)) : primary.delete(key)),
     increment: (key: string, windowMs: number): Promise<CounterResult> => counted((store) => store.increment(key, windowMs)),
     take: (key: string, spec: BucketSpec): Promise<BucketResult> => counted((store) => store.take(key, spec)),
+    // All of a request's counters on one side: the primary in one round trip, or all of them locally.
+    admit: (ops: readonly AdmitOp[]): Promise<AdmitResult[]> => counted((store) => admitOn(store, ops)),
     publish: (channel, message) => primary.publish(channel, message),
     subscribe: (channel, handler) => primary.subscribe(channel, handler),
     healthy: () => primary.healthy(),

@@ -25,6 +25,16 @@ export interface CounterResult {
 }
 
 /**
+ * One operation of {@link StateStore.admit}: a hit on a fixed-window counter
+ * (refused once its count passes `limit`) or a take from a token bucket
+ * (refused when the bucket lacks the tokens).
+ */
+export type AdmitOp = { kind: 'counter'; key: string; windowMs: number; limit: number } | { kind: 'bucket'; key: string; spec: BucketSpec };
+
+/** The outcome of one {@link AdmitOp}, in the order of the operations. */
+export type AdmitResult = ({ kind: 'counter' } & CounterResult & { allowed: boolean }) | ({ kind: 'bucket' } & BucketResult);
+
+/**
  * The shared state behind session tokens, lockouts, revocations and rate
  * limits. The memory implementation serves one process; the Redis one is
  * shared by every replica. Keys are namespaced by the caller.
@@ -47,6 +57,14 @@ export interface StateStore {
   increment(key: string, windowMs: number): Promise<CounterResult>;
   /** Atomically takes tokens from a bucket. */
   take(key: string, spec: BucketSpec): Promise<BucketResult>;
+  /**
+   * Runs `ops` in order, atomically, and stops at the first one refused: the operations after it are
+   * not run (a request refused by one limit spends nothing of the next). Returns the outcome of each
+   * operation run, so the last one is the refusal when fewer results than operations come back. On
+   * Redis this is one round trip (one script) for every counter of a request. Optional for stores of
+   * your own: without it, the operations run one by one ({@link admitInOrder}).
+   */
+  admit?(ops: readonly AdmitOp[]): Promise<AdmitResult[]>;
   /** Sends `message` to every subscriber of `channel` (in every replica). */
   publish(channel: string, message: string): Promise<void>;
   /** Calls `handler` for each message on `channel`; returns an unsubscribe function. */
@@ -60,4 +78,27 @@ export interface StateStore {
   ping(deadlineMs: number): Promise<boolean>;
   /** Releases timers and connections. */
   shutdown(): Promise<void>;
+}
+
+/**
+ * {@link StateStore.admit} from a store's single operations, one after the other: what the memory
+ * store does, and what a store without `admit` is given.
+ */
+export async function admitInOrder(store: StateStore, ops: readonly AdmitOp[]): Promise<AdmitResult[]> {
+  const results: AdmitResult[] = [];
+  for (const op of ops) {
+    if (op.kind === 'counter') {
+      const counted = await store.increment(op.key, op.windowMs);
+      results.push({ kind: 'counter', ...counted, allowed: counted.count <= op.limit });
+    } else {
+      results.push({ kind: 'bucket', ...(await store.take(op.key, op.spec)) });
+    }
+    if (!results[results.length - 1]!.allowed) break;
+  }
+  return results;
+}
+
+/** {@link StateStore.admit} of `store`, or its operations one by one when it has none. */
+export function admitOn(store: StateStore, ops: readonly AdmitOp[]): Promise<AdmitResult[]> {
+  return store.admit ? store.admit(ops) : admitInOrder(store, ops);
 }

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 import { MCP_POST_HEADERS, TEST_API_KEY, TEST_TOKEN, readRpc, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 
 const call = (id: number, name: string, args: Record<string, unknown> = {}) => ({
@@ -13,7 +14,13 @@ function post(server: TestServer, body: unknown, auth: Record<string, string> = 
   return fetch(server.mcpUrl, { method: 'POST', headers: { ...MCP_POST_HEADERS, ...auth }, body: JSON.stringify(body) });
 }
 
-describe('rate limits per principal, per tool and across all clients', () => {
+// The same limits on each store: on Redis the stack counts all of a request's limits in one round trip.
+const stores: Array<[string, () => Record<string, string>]> = [
+  ['memory', () => ({})],
+  ['Redis', () => ({ REDIS_URL, MCP_REDIS_PREFIX: uniquePrefix('levels') })],
+];
+
+describe.each(stores)('rate limits per principal, per tool and across all clients, on %s', (_store, storeEnv) => {
   // A server per test: each test spends the buckets it checks, whatever ran before it.
   const files = tempDir();
   let server: TestServer;
@@ -21,6 +28,7 @@ describe('rate limits per principal, per tool and across all clients', () => {
     const limits = join(files.dir, 'limits.json');
     writeFileSync(limits, JSON.stringify({ tools: { kv_set: { perMinute: 1, burst: 2 } } }));
     server = await startTestServer({
+      ...storeEnv(),
       MCP_SESSION_MODE: 'stateless',
       MCP_API_KEYS: `second:operator:${TEST_API_KEY}`,
       MCP_RATE_LIMIT: '1000',
@@ -97,10 +105,10 @@ describe('rate limits per principal, per tool and across all clients', () => {
   });
 });
 
-describe('the global cap', () => {
+describe.each(stores)('the global cap, on %s', (_store, storeEnv) => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ MCP_RATE_LIMIT: '1000', MCP_RATE_LIMIT_GLOBAL: '1', MCP_RATE_LIMIT_GLOBAL_BURST: '3' });
+    server = await startTestServer({ ...storeEnv(), MCP_RATE_LIMIT: '1000', MCP_RATE_LIMIT_GLOBAL: '1', MCP_RATE_LIMIT_GLOBAL_BURST: '3' });
   });
   afterAll(async () => {
     await server.stop();
@@ -117,6 +125,70 @@ describe('the global cap', () => {
     const response = await post(server, call(1, 'echo', { message: 'late' }));
     expect(response.status).toBe(429);
     expect(response.headers.get('retry-after')).toBeTruthy();
+    await response.text();
+  });
+});
+
+describe.each(stores)('requests refused on their way, on %s', (_store, storeEnv) => {
+  let server: TestServer;
+  beforeEach(async () => {
+    server = await startTestServer({
+      ...storeEnv(),
+      MCP_SESSION_MODE: 'stateless',
+      MCP_RATE_LIMIT: '3',
+      MCP_RATE_LIMIT_PRINCIPAL_BURST: '2',
+    });
+  });
+  afterEach(async () => {
+    await server.stop();
+  });
+
+  it('count against the per-IP limit when authentication refuses them, so guessing stays limited', async () => {
+    const statuses = [];
+    for (let i = 0; i < 4; i += 1) {
+      const response = await post(server, call(i, 'echo', { message: 'x' }), { Authorization: 'Bearer wrong-token-0123456789' });
+      statuses.push(response.status);
+      await response.text();
+    }
+    expect(statuses).toEqual([401, 401, 401, 429]);
+    const response = await post(server, call(9, 'echo', { message: 'x' }));
+    expect(response.status).toBe(429);
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+    await response.text();
+  });
+
+  it('refuse a client past its per-IP limit before its credential is looked at, once it was refused', async () => {
+    const authFailures = () =>
+      readFileSync(join(server.auditDir, 'audit.jsonl'), 'utf8')
+        .split('\n')
+        .filter((line) => line.includes('"auth.failure"')).length;
+    const wrong = { Authorization: 'Bearer wrong-token-0123456789' };
+    for (let i = 0; i < 4; i += 1) await (await post(server, call(i, 'echo', { message: 'x' }), wrong)).text();
+    const before = authFailures();
+    const statuses = [];
+    for (let i = 0; i < 3; i += 1) {
+      const response = await post(server, call(10 + i, 'echo', { message: 'x' }), wrong);
+      statuses.push(response.status);
+      await response.text();
+    }
+    expect(statuses).toEqual([429, 429, 429]);
+    expect(authFailures()).toBe(before);
+  });
+
+  it('count against the per-principal limit when their body is refused', async () => {
+    const statuses = [];
+    for (let i = 0; i < 2; i += 1) {
+      const response = await fetch(server.mcpUrl, {
+        method: 'POST',
+        headers: { ...MCP_POST_HEADERS, Authorization: `Bearer ${TEST_TOKEN}` },
+        body: '{"jsonrpc": "2.0", broken',
+      });
+      statuses.push(response.status);
+      await response.text();
+    }
+    expect(statuses).toEqual([400, 400]);
+    const response = await post(server, call(9, 'echo', { message: 'x' }));
+    expect(response.status).toBe(429);
     await response.text();
   });
 });

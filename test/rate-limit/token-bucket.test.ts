@@ -87,6 +87,26 @@ describe('the resilient store', () => {
     await primary.shutdown();
   });
 
+  it("admits a request's counters together on the primary, and all of them locally while it is down", async () => {
+    const primary = failingPrimary();
+    const store = createResilientStore({ primary, fallback: createMemoryStore() });
+    const ops = [
+      { kind: 'counter' as const, key: 'ip', windowMs: 60_000, limit: 10 },
+      { kind: 'bucket' as const, key: 'b', spec: { capacity: 5, refillPerMs: 1 / 60_000 } },
+    ];
+    expect((await store.admit(ops)).map((r) => r.allowed)).toEqual([true, true]);
+    expect((await primary.increment('ip', 60_000)).count).toBe(2); // counted on the primary
+    primary.up = false;
+    const local = await store.admit(ops);
+    expect(local[0]).toMatchObject({ kind: 'counter', count: 1 }); // a fresh local counter
+    expect(local[1]).toMatchObject({ kind: 'bucket', remaining: 4 });
+    expect(store.degraded()).toBe(true);
+    primary.up = true;
+    expect((await store.admit(ops))[0]).toMatchObject({ kind: 'counter', count: 3 });
+    await store.shutdown();
+    await primary.shutdown();
+  });
+
   it('fails closed for everything but counters while the primary is down', async () => {
     const primary = failingPrimary();
     const store = createResilientStore({ primary, fallback: createMemoryStore() });

@@ -72,6 +72,38 @@ describe.each([
     expect(results[3]!.retryAfterMs).toBeLessThanOrEqual(60_000);
   });
 
+  it("admits a request's counters and buckets together, in order, with the results of each", async () => {
+    const ops = [
+      { kind: 'counter' as const, key: 'ip', windowMs: 60_000, limit: 5 },
+      { kind: 'bucket' as const, key: 'global', spec: { capacity: 10, refillPerMs: 1 / 60_000 } },
+      { kind: 'bucket' as const, key: 'principal', spec: { capacity: 3, refillPerMs: 1 / 60_000 } },
+    ];
+    const [ip, global, principal] = await store.admit!(ops);
+    expect(ip).toMatchObject({ kind: 'counter', allowed: true, count: 1 });
+    expect(ip?.kind === 'counter' && ip.resetMs).toBeGreaterThan(50_000);
+    expect(global).toEqual({ kind: 'bucket', allowed: true, remaining: 9, retryAfterMs: 0 });
+    expect(principal).toEqual({ kind: 'bucket', allowed: true, remaining: 2, retryAfterMs: 0 });
+    // The same keys as the single operations: they count together.
+    expect((await store.increment('ip', 60_000)).count).toBe(2);
+    expect((await store.take('principal', { capacity: 3, refillPerMs: 1 / 60_000 })).remaining).toBe(1);
+  });
+
+  it('stops admitting at the first refusal: the limits after it spend nothing', async () => {
+    const principal = { kind: 'bucket' as const, key: 'p', spec: { capacity: 1, refillPerMs: 1 / 60_000 } };
+    const tool = { kind: 'bucket' as const, key: 't', spec: { capacity: 5, refillPerMs: 1 / 60_000 } };
+    expect((await store.admit!([principal, tool])).map((r) => r.allowed)).toEqual([true, true]);
+    const refused = await store.admit!([principal, tool]);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ kind: 'bucket', allowed: false, remaining: 0 });
+    expect(refused[0]?.kind === 'bucket' && refused[0].retryAfterMs).toBeGreaterThan(50_000);
+    expect((await store.take('t', tool.spec)).remaining).toBe(3); // one token spent, not two
+    const counter = { kind: 'counter' as const, key: 'c', windowMs: 60_000, limit: 1 };
+    expect((await store.admit!([counter, tool])).map((r) => r.allowed)).toEqual([true, true]);
+    const over = await store.admit!([counter, tool]);
+    expect(over).toEqual([expect.objectContaining({ kind: 'counter', allowed: false, count: 2 })]);
+    expect((await store.take('t', tool.spec)).remaining).toBe(1);
+  });
+
   it('delivers published messages to subscribers until they unsubscribe', async () => {
     const seen: string[] = [];
     // A witness that stays subscribed: once it has the second message, the other would have it too.

@@ -7,7 +7,7 @@ import { GuardError } from '../../errors/guard-error.js';
 import type { Logger } from '../../logging/logger.js';
 import { describeError } from '../../logging/redact.js';
 import type { GuardMetrics } from '../../metrics/guard-metrics.js';
-import type { StateStore } from '../../stores/types.js';
+import type { BucketSpec, StateStore } from '../../stores/types.js';
 import { requestActor } from '../context.js';
 import { bucketLimitSchema, type BucketLimit } from './levels.js';
 
@@ -28,27 +28,25 @@ interface Common {
   logger?: Logger;
 }
 
-type Scope = 'principal' | 'tool' | 'global';
+/** Which bucket refused. */
+export type Scope = 'principal' | 'tool' | 'global';
 
-/** Takes one token; undefined when allowed, else the refusal to pass to `next`. */
-async function takeOrRefuse(
+/** The refusal of a store that failed even after its own fallback: refuse rather than let floods through. */
+export function storeFailure(common: Pick<Common, 'logger'>, scope: string, error: unknown): GuardError {
+  common.logger?.error('rate-limit store failed', { scope, error: describeError(error) });
+  return new GuardError(ErrorCode.Unavailable, 'Rate limiting is temporarily unavailable');
+}
+
+/** The 429 of a bucket that refused: metric, audit event, then the error to pass to `next`. */
+export async function bucketRefusal(
   req: Request,
-  common: Common,
+  common: Pick<Common, 'audit' | 'metrics'>,
   scope: Scope,
-  key: string,
   limit: BucketLimit,
+  retryAfterMs: number,
   tool = '',
-): Promise<GuardError | undefined> {
-  let result;
-  try {
-    result = await common.store.take(key, { capacity: limit.burst, refillPerMs: limit.perMinute / 60_000 });
-  } catch (error) {
-    // The store failed even after its own fallback: refuse rather than let floods through.
-    common.logger?.error('rate-limit store failed', { scope, error: describeError(error) });
-    return new GuardError(ErrorCode.Unavailable, 'Rate limiting is temporarily unavailable');
-  }
-  if (result.allowed) return undefined;
-  const retryAfter = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
+): Promise<GuardError> {
+  const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
   common.metrics?.rateLimitHits.inc({ scope, tool });
   try {
     await common.audit.record({
@@ -65,6 +63,27 @@ async function takeOrRefuse(
     retryAfter,
     headers: { 'RateLimit-Limit': String(limit.burst), 'RateLimit-Remaining': '0', 'RateLimit-Reset': String(retryAfter) },
   });
+}
+
+/** The bucket parameters of a limit. */
+export const bucketSpec = (limit: BucketLimit): BucketSpec => ({ capacity: limit.burst, refillPerMs: limit.perMinute / 60_000 });
+
+/** Takes one token; undefined when allowed, else the refusal to pass to `next`. */
+async function takeOrRefuse(
+  req: Request,
+  common: Common,
+  scope: Scope,
+  key: string,
+  limit: BucketLimit,
+  tool = '',
+): Promise<GuardError | undefined> {
+  let result;
+  try {
+    result = await common.store.take(key, bucketSpec(limit));
+  } catch (error) {
+    return storeFailure(common, scope, error);
+  }
+  return result.allowed ? undefined : bucketRefusal(req, common, scope, limit, result.retryAfterMs, tool);
 }
 
 const principalSchema = z.strictObject({ ...common, limit: bucketLimitSchema });

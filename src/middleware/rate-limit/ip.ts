@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { rateLimit, type Store } from 'express-rate-limit';
 import { z } from 'zod';
 import type { AuditLogger } from '../../audit/types.js';
@@ -50,30 +50,34 @@ export function createIpRateLimit(options: IpRateLimitOptions): RequestHandler {
     // never trusts X-Forwarded-For unless told to; these run-time checks would only log later.
     validate: { trustProxy: false, xForwardedForHeader: false },
     handler: async (req, res, next) => {
-      const retryAfter = Math.max(
-        1,
-        Math.ceil(((req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime?.getTime() ?? Date.now() + windowMs) - Date.now()) /
-          1000,
-      );
-      metrics?.rateLimitHits.inc({ scope: 'ip', tool: '' });
-      try {
-        await audit.record({
-          type: 'ratelimit.hit',
-          action: `${req.method} ${req.baseUrl}${req.path}`.slice(0, 256),
-          ...requestActor(req),
-          outcome: { status: 'denied', code: ErrorCode.RateLimited },
-          details: { scope: 'ip' },
-        });
-      } catch {
-        // The request is refused either way; the write failure is counted by the audit logger.
-      }
+      const resetTime = (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime?.getTime() ?? Date.now() + windowMs;
       res.removeHeader('Retry-After');
-      next(
-        new GuardError(ErrorCode.RateLimited, 'Too many requests', {
-          retryAfter,
-          headers: { 'RateLimit-Limit': String(limit), 'RateLimit-Remaining': '0', 'RateLimit-Reset': String(retryAfter) },
-        }),
-      );
+      next(await ipLimitRefusal(req, { limit, audit, metrics }, resetTime - Date.now()));
     },
+  });
+}
+
+/** The 429 of a client IP past its limit: metric, audit event, then the error to pass to `next`. */
+export async function ipLimitRefusal(
+  req: Request,
+  options: { limit: number; audit: AuditLogger; metrics?: GuardMetrics | undefined },
+  resetMs: number,
+): Promise<GuardError> {
+  const retryAfter = Math.max(1, Math.ceil(resetMs / 1000));
+  options.metrics?.rateLimitHits.inc({ scope: 'ip', tool: '' });
+  try {
+    await options.audit.record({
+      type: 'ratelimit.hit',
+      action: `${req.method} ${req.baseUrl}${req.path}`.slice(0, 256),
+      ...requestActor(req),
+      outcome: { status: 'denied', code: ErrorCode.RateLimited },
+      details: { scope: 'ip' },
+    });
+  } catch {
+    // The request is refused either way; the write failure is counted by the audit logger.
+  }
+  return new GuardError(ErrorCode.RateLimited, 'Too many requests', {
+    retryAfter,
+    headers: { 'RateLimit-Limit': String(options.limit), 'RateLimit-Remaining': '0', 'RateLimit-Reset': String(retryAfter) },
   });
 }

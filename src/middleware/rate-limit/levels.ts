@@ -48,13 +48,14 @@ export const LIMIT_LEVELS: {
 } = {
   ip: {
     counts: 'requests of one client address in a fixed window',
-    checked: 'before authentication, so floods are cut before any credential work',
+    checked:
+      'before authentication, so floods are cut before any credential work (on Redis: in the one round trip after it, a client past it then refused before it)',
     default: { limit: 300, windowMs: 60_000 },
     env: ['MCP_RATE_LIMIT', 'MCP_RATE_LIMIT_WINDOW'],
   },
   global: {
     counts: 'requests of all clients together (a ceiling that protects the MCP server)',
-    checked: 'before authentication, after the per-IP limit',
+    checked: 'before authentication, after the per-IP limit (on Redis: in the same round trip)',
     default: { perMinute: 120_000, burst: 2_000 },
     env: ['MCP_RATE_LIMIT_GLOBAL', 'MCP_RATE_LIMIT_GLOBAL_BURST'],
   },

@@ -1,6 +1,15 @@
 import type { ClientRateLimitInfo, Options, Store } from 'express-rate-limit';
 import type { StateStore } from '../../stores/types.js';
 
+// Which state store (and prefix) each adapter counts in, so that the composed stack can count the
+// per-IP limit together with the other limits of a request (src/middleware/rate-limit/admission.ts).
+const backings = new WeakMap<Store, { store: StateStore; prefix: string }>();
+
+/** The state store and key prefix an adapter made by {@link createLimiterStore} counts in. */
+export function limiterStoreBacking(store: Store): { store: StateStore; prefix: string } | undefined {
+  return backings.get(store);
+}
+
 /**
  * An express-rate-limit `Store` on mcp-guard's {@link StateStore}: one
  * fixed-window counter per client, one round trip per request on Redis, and
@@ -8,7 +17,7 @@ import type { StateStore } from '../../stores/types.js';
  */
 export function createLimiterStore(store: StateStore, prefix = 'rl:ip:'): Store {
   let windowMs = 60_000;
-  return {
+  const adapter: Store = {
     prefix,
     localKeys: store.kind === 'memory',
     init(options: Options) {
@@ -28,4 +37,6 @@ export function createLimiterStore(store: StateStore, prefix = 'rl:ip:'): Store 
       await store.delete(`${prefix}${key}`);
     },
   };
+  backings.set(adapter, { store, prefix });
+  return adapter;
 }
