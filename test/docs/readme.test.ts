@@ -66,7 +66,7 @@ describe('the shell blocks of README.md', () => {
     expect(take('npm ci && npm start')).toBe('npm ci && npm start');
     expect(take('npm ci && npm test')).toBe('npm ci && npm test');
     expect(pkg.scripts.prepare).toBe('npm run build');
-    expect(pkg.scripts.start).toBe('node dist/main.js');
+    expect(pkg.scripts.start).toBe('"$npm_node_execpath" dist/main.js');
     expect(pkg.scripts.test).toMatch(/^npm run build && .*jest/);
   });
 
