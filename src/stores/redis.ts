@@ -17,48 +17,12 @@ export interface RedisStoreOptions {
   recheckMs?: number;
 }
 
-// Fixed-window counter: the window starts with the first hit. One round trip.
-const INCREMENT = `
-local count = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
-end
-return {count, ttl}`;
-
-// Token bucket on Redis's own clock, so replicas with skewed clocks agree.
-// Stores tokens (float) and the time of the last update; forgotten once full.
-const TAKE = `
-local capacity = tonumber(ARGV[1])
-local refill = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1])
-local ts = tonumber(state[2])
-if tokens == nil or ts == nil then
-  tokens = capacity
-  ts = now
-end
-tokens = math.min(capacity, tokens + math.max(0, now - ts) * refill)
-local allowed = 0
-if tokens >= cost then
-  tokens = tokens - cost
-  allowed = 1
-end
-local full = math.ceil((capacity - tokens) / refill)
-if full < 1 then full = 1 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[1], full)
-local retry = 0
-if allowed == 0 then retry = math.ceil((cost - tokens) / refill) end
-return {allowed, math.floor(tokens), retry}`;
-
 // Every counter and bucket of one request, in order, in one round trip: KEYS[i] is operation i, with
 // four arguments each: 'c' (counter), window ms, limit, unused; or 'b' (bucket), capacity, refill per
-// ms, cost. The same arithmetic as INCREMENT and TAKE, on one reading of Redis's clock. Stops at the
+// ms, cost. A counter is a fixed window that starts with the first hit; a bucket keeps its tokens
+// (float) and the time of their last update, on Redis's own clock (replicas with skewed clocks
+// agree), and is forgotten once full. The single `increment` and `take` are this script with one
+// operation, so the arithmetic exists once. Stops at the
 // first refusal, so a refused request spends nothing of the limits after it. Returns three numbers
 // per operation run: allowed (1/0), then count and ms to reset, or tokens left and ms to retry.
 const ADMIT = `
@@ -113,8 +77,6 @@ return out`;
 
 type GuardRedis = Redis & {
   guardAdmit(keyCount: number, ...keysAndArgs: Array<string | number>): Promise<number[]>;
-  guardIncrement(key: string, windowMs: number): Promise<[number, number]>;
-  guardTake(key: string, capacity: number, refillPerMs: number, cost: number): Promise<[number, number, number]>;
 };
 
 /**
@@ -142,8 +104,6 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stat
     lazyConnect: false,
   };
   const client = new Redis(options.url, clientOptions) as GuardRedis;
-  client.defineCommand('guardIncrement', { numberOfKeys: 1, lua: INCREMENT });
-  client.defineCommand('guardTake', { numberOfKeys: 1, lua: TAKE });
   // The number of keys varies per request: given as the first argument.
   client.defineCommand('guardAdmit', { lua: ADMIT });
   // The subscriber keeps its offline queue so that subscriptions made before it connects are sent once it does.
@@ -236,12 +196,15 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stat
       await run(() => client.del(key(name)));
     },
     async increment(name, windowMs): Promise<CounterResult> {
-      const [count, resetMs] = await run(() => client.guardIncrement(key(name), Math.max(1, Math.ceil(windowMs))));
+      // A counter without a limit of its own: the caller compares the count.
+      const [, count, resetMs] = await run(() =>
+        client.guardAdmit(1, key(name), 'c', Math.max(1, Math.ceil(windowMs)), Number.MAX_SAFE_INTEGER, 0),
+      );
       return { count: Number(count), resetMs: Number(resetMs) };
     },
     async take(name, spec): Promise<BucketResult> {
       const [allowed, remaining, retryAfterMs] = await run(() =>
-        client.guardTake(key(name), spec.capacity, spec.refillPerMs, spec.cost ?? 1),
+        client.guardAdmit(1, key(name), 'b', spec.capacity, spec.refillPerMs, spec.cost ?? 1),
       );
       return { allowed: Number(allowed) === 1, remaining: Number(remaining), retryAfterMs: Number(retryAfterMs) };
     },
