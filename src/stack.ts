@@ -310,7 +310,10 @@ export function createSecurityStack(options: SecurityStackOptions): SecurityStac
     admission
       ? // A request refused before its limits were counted (they wait for its body) is counted first.
         function admittedErrors(error, req, res, next) {
-          void admission.settle(req, error).then((settled) => rpcErrorHandler(settled, req, res, next));
+          void admission.settle(req, error).then(
+            (settled) => rpcErrorHandler(settled, req, res, next),
+            () => rpcErrorHandler(error, req, res, next),
+          );
         }
       : rpcErrorHandler,
   );

@@ -125,14 +125,18 @@ export function createAdmission(options: AdmissionOptions): Admission {
 
   return {
     authenticated(authenticate) {
+      // Every path ends in `next`: a refusal that fails to be built still refuses (fail closed), never hangs.
       return function admittedAuthenticate(req, res, next) {
         const overMs = knownOverMs(req);
-        if (overMs > 0 && ip) return void ipLimitRefusal(req, { limit: ip.limit, audit, metrics }, overMs).then(next);
-        void authenticate(req, res, (error?: unknown) => {
+        if (overMs > 0 && ip) return ipLimitRefusal(req, { limit: ip.limit, audit, metrics }, overMs).then(next, next);
+        return authenticate(req, res, (error?: unknown) => {
           if (error === undefined || error === null) return next();
           const planned: Planned[] = [];
           preAuth(req, planned);
-          void run(planned).then((refusal) => next(refusal ? refusal.error : error));
+          run(planned).then(
+            (refusal) => next(refusal ? refusal.error : error),
+            () => next(error),
+          );
         });
       };
     },
